@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything ProgImage needs to build, run and test on Debian 12.
+# Idempotent: packages already present are left alone.
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libvips-dev libvips-tools
+  libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
+  libsqlite3-dev sqlite3 libpq-dev libcurl4-openssl-dev libssl-dev
+  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+)
+test_pkgs=(
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
+  curl procps
+)
+
+want=("${build_pkgs[@]}")
+if [[ ${1:-} == --test ]]; then want+=("${test_pkgs[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

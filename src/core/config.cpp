@@ -1,0 +1,284 @@
+#include "core/config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/time.hpp"
+
+namespace progimage::core {
+
+std::optional<Role> parse_role(std::string_view s) {
+  if (s == "read") return Role::read;
+  if (s == "write") return Role::write;
+  if (s == "admin") return Role::admin;
+  return std::nullopt;
+}
+
+std::string_view role_name(Role r) {
+  switch (r) {
+    case Role::read: return "read";
+    case Role::write: return "write";
+    case Role::admin: return "admin";
+  }
+  return "read";
+}
+
+std::string Config::catalog_url() const {
+  return catalog.empty() ? "sqlite://" + data + "/catalog.db" : catalog;
+}
+
+std::string Config::storage_url() const { return storage.empty() ? "file://" + data : storage; }
+
+namespace {
+
+using Values = std::vector<std::string>;
+
+struct Setting {
+  const char* name;  // flag without dashes; the TOML key uses '_' for '-'
+  const char* env;
+  const char* default_text;
+  const char* doc;
+  bool repeated;
+  std::function<void(Config&, const Values&, const Setting&)> apply;
+};
+
+[[noreturn]] void bad(const Setting& s, const std::string& value, const std::string& why) {
+  throw std::invalid_argument("--" + std::string(s.name) + " " + value + ": " + why);
+}
+
+std::int64_t to_int(const Setting& s, const std::string& v, std::int64_t lo, std::int64_t hi) {
+  std::int64_t out = 0;
+  std::string_view t = v;
+  std::int64_t scale = 1;
+  // Byte sizes may carry a binary suffix (K, M, G).
+  if (!t.empty()) {
+    char last = static_cast<char>(t.back() | 0x20);
+    if (last == 'k') scale = 1LL << 10;
+    else if (last == 'm') scale = 1LL << 20;
+    else if (last == 'g') scale = 1LL << 30;
+    if (scale != 1) t.remove_suffix(1);
+  }
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
+  if (ec != std::errc() || p != t.data() + t.size()) bad(s, v, "expected a whole number");
+  out *= scale;
+  if (out < lo || out > hi)
+    bad(s, v, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  return out;
+}
+
+std::chrono::milliseconds to_duration(const Setting& s, const std::string& v) {
+  auto d = parse_duration(v);
+  if (!d || d->count() <= 0) bad(s, v, "expected a duration such as 10s, 500ms or PT10S");
+  return *d;
+}
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> table = {
+      {"listen", "PROGIMAGE_LISTEN", "127.0.0.1:8080", "address and port to serve HTTP on", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.listen = v.back(); }},
+      {"data", "PROGIMAGE_DATA", "./data", "data directory (catalog, blobs, staging)", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.data = v.back(); }},
+      {"catalog", "PROGIMAGE_CATALOG", "sqlite://DATA/catalog.db", "catalog URL: sqlite://PATH or postgresql://...", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.catalog = v.back(); }},
+      {"storage", "PROGIMAGE_STORAGE", "file://DATA", "blob storage URL: file://DIR or s3://BUCKET?endpoint=...", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.storage = v.back(); }},
+      {"role", "PROGIMAGE_ROLE", "all", "node role: all, api or worker", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
+         if (v.back() != "all" && v.back() != "api" && v.back() != "worker")
+           throw std::invalid_argument("--role " + v.back() + ": expected all, api or worker");
+         c.node_role = v.back();
+       }},
+      {"workers", "PROGIMAGE_WORKERS", "2", "background job workers in this process", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.workers = static_cast<int>(to_int(s, v.back(), 0, 256)); }},
+      {"io-threads", "PROGIMAGE_IO_THREADS", "0", "HTTP I/O threads (0: one per core)", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.io_threads = static_cast<int>(to_int(s, v.back(), 0, 256)); }},
+      {"processing-threads", "PROGIMAGE_PROCESSING_THREADS", "0", "image processing threads (0: one per core)", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
+         c.processing_threads = static_cast<int>(to_int(s, v.back(), 0, 256));
+       }},
+      {"processing-queue", "PROGIMAGE_PROCESSING_QUEUE", "64",
+       "image tasks that may wait for a processing thread before requests get 503 overloaded", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
+         c.processing_queue = static_cast<int>(to_int(s, v.back(), 0, 1'000'000));
+       }},
+      {"api-key", "PROGIMAGE_API_KEYS", "(none: open server)", "API key as KEY:ROLE (read, write, admin); repeatable",
+       true,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
+         c.api_keys.clear();
+         for (const auto& item : v) {
+           auto colon = item.rfind(':');
+           auto role = colon == std::string::npos ? std::nullopt : parse_role(item.substr(colon + 1));
+           if (!role || colon == 0)
+             throw std::invalid_argument("--api-key " + item + ": expected KEY:ROLE with ROLE read, write or admin");
+           c.api_keys.push_back({item.substr(0, colon), *role});
+         }
+       }},
+      {"signing-secret", "PROGIMAGE_SIGNING_SECRETS", "(none: URLs unsigned)",
+       "secret for signed transform URLs; repeat (or comma-separate) to rotate", true,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.signing_secrets = v; }},
+      {"fetch-allow", "PROGIMAGE_FETCH_ALLOW", "(none)",
+       "CIDR exempt from the remote-address guard, e.g. 127.0.0.0/8; repeatable", true,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.fetch_allow = v; }},
+      {"max-upload-bytes", "PROGIMAGE_MAX_UPLOAD_BYTES", "50M", "largest request body accepted", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.max_upload_bytes = to_int(s, v.back(), 1, 1LL << 40); }},
+      {"max-pixels", "PROGIMAGE_MAX_PIXELS", "100000000", "largest image accepted, in pixels (all frames)", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.max_pixels = to_int(s, v.back(), 1, 1LL << 40); }},
+      {"max-frames", "PROGIMAGE_MAX_FRAMES", "256", "most animation frames or pages accepted", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.max_frames = static_cast<int>(to_int(s, v.back(), 1, 100000)); }},
+      {"max-output-dimension", "PROGIMAGE_MAX_OUTPUT_DIMENSION", "16384", "largest output width or height", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
+         c.max_output_dimension = static_cast<int>(to_int(s, v.back(), 1, 100000));
+       }},
+      {"transform-timeout", "PROGIMAGE_TRANSFORM_TIMEOUT", "10s", "time limit for one image operation", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.transform_timeout = to_duration(s, v.back()); }},
+      {"cache-bytes", "PROGIMAGE_CACHE_BYTES", "1G", "derivative cache budget in bytes (0 turns the cache off)", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.cache_bytes = to_int(s, v.back(), 0, 1LL << 50); }},
+      {"fetch-max-bytes", "PROGIMAGE_FETCH_MAX_BYTES", "10M", "largest remote image fetched", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.fetch_max_bytes = to_int(s, v.back(), 1, 1LL << 40); }},
+      {"fetch-timeout", "PROGIMAGE_FETCH_TIMEOUT", "10s", "total time limit for a remote fetch", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.fetch_timeout = to_duration(s, v.back()); }},
+      {"fetch-max-redirects", "PROGIMAGE_FETCH_MAX_REDIRECTS", "3", "redirects followed by a remote fetch", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
+         c.fetch_max_redirects = static_cast<int>(to_int(s, v.back(), 0, 20));
+       }},
+      {"request-timeout", "PROGIMAGE_REQUEST_TIMEOUT", "30s", "idle time limit for reading a request", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.request_timeout = to_duration(s, v.back()); }},
+      {"shutdown-grace", "PROGIMAGE_SHUTDOWN_GRACE", "10s", "time in-flight requests get to finish on SIGTERM", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.shutdown_grace = to_duration(s, v.back()); }},
+      {"log-level", "PROGIMAGE_LOG_LEVEL", "info", "trace, debug, info, warn, error or off", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.log_level = v.back(); }},
+  };
+  return table;
+}
+
+std::string toml_key(const char* name) {
+  std::string k = name;
+  for (auto& ch : k)
+    if (ch == '-') ch = '_';
+  return k;
+}
+
+Values split_commas(const std::string& s) {
+  Values out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::optional<Values> toml_values(const toml::table& t, const Setting& s) {
+  const toml::node* n = t.get(toml_key(s.name));
+  if (!n) n = t.get(s.name);
+  if (!n) return std::nullopt;
+  auto scalar = [](const toml::node& node) -> std::string {
+    if (auto v = node.value<std::string>()) return *v;
+    if (auto v = node.value<std::int64_t>()) return std::to_string(*v);
+    if (auto v = node.value<double>()) return std::to_string(*v);
+    if (auto v = node.value<bool>()) return *v ? "true" : "false";
+    throw std::invalid_argument("unsupported TOML value");
+  };
+  Values out;
+  if (auto arr = n->as_array()) {
+    for (const auto& e : *arr) out.push_back(scalar(e));
+  } else {
+    out.push_back(scalar(*n));
+  }
+  return out;
+}
+
+}  // namespace
+
+ConfigResult load_config(int argc, const char* const* argv) {
+  CLI::App app{"ProgImage: programmatic image storage and processing service.\n"
+               "Every setting is a flag, a PROGIMAGE_* environment variable or a key in the TOML\n"
+               "file given by --config (flags win over the environment, the environment over the file).",
+               "progimage serve"};
+  app.set_help_flag("-h,--help", "print this help and exit");
+  std::string config_file;
+  app.add_option("--config", config_file, "TOML file with settings (keys as below, '-' written '_') [env PROGIMAGE_CONFIG]");
+
+  const auto& table = settings();
+  std::vector<Values> raw(table.size());
+  std::vector<CLI::Option*> opts(table.size());
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const auto& s = table[i];
+    std::string doc = std::string(s.doc) + " [default " + s.default_text + "] [env " + s.env + "]";
+    opts[i] = app.add_option(std::string("--") + s.name, raw[i], doc);
+    if (s.repeated) opts[i]->delimiter(',');
+    opts[i]->type_name(s.repeated ? "VALUE ..." : "VALUE");
+  }
+
+  // Accept both `progimage serve ...` and `progimage ...`.
+  std::vector<std::string> args;
+  for (int i = argc - 1; i >= 1; --i) args.emplace_back(argv[i]);
+  if (!args.empty() && args.back() == "serve") args.pop_back();
+
+  ConfigResult result;
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    result.output = app.help();
+    return result;
+  } catch (const CLI::ParseError& e) {
+    result.exit_code = 2;
+    result.output = std::string(e.what()) + "\nRun 'progimage serve --help' for the settings.";
+    return result;
+  }
+
+  if (config_file.empty())
+    if (const char* v = std::getenv("PROGIMAGE_CONFIG")) config_file = v;
+
+  Config cfg;
+  try {
+    toml::table file;
+    if (!config_file.empty()) file = toml::parse_file(config_file);
+    for (std::size_t i = 0; i < table.size(); ++i) {
+      const auto& s = table[i];
+      std::optional<Values> values;
+      if (opts[i]->count() > 0) {
+        values = raw[i];
+      } else if (const char* v = std::getenv(s.env); v && *v) {
+        values = s.repeated ? split_commas(v) : Values{v};
+      } else {
+        values = toml_values(file, s);
+      }
+      if (values && !values->empty()) s.apply(cfg, *values, s);
+    }
+    for (auto [section, target] : {std::pair{"presets", &cfg.presets}, std::pair{"variants", &cfg.variants}}) {
+      if (auto* t = file.get_as<toml::table>(section))
+        for (const auto& [k, v] : *t)
+          if (auto q = v.value<std::string>()) (*target)[std::string(k.str())] = *q;
+    }
+  } catch (const toml::parse_error& e) {
+    result.exit_code = 2;
+    std::ostringstream os;
+    os << "config file " << config_file << ": " << e.description() << " at line " << e.source().begin.line;
+    result.output = os.str();
+    return result;
+  } catch (const std::exception& e) {
+    result.exit_code = 2;
+    result.output = std::string(e.what()) + "\nRun 'progimage serve --help' for the settings.";
+    return result;
+  }
+  if (cfg.variants.empty())
+    cfg.variants = {{"thumb", "w=100&h=100&fit=cover"}, {"small", "h=240"}, {"medium", "h=720"}};
+  result.config = std::move(cfg);
+  return result;
+}
+
+std::string settings_reference_markdown() {
+  std::ostringstream os;
+  os << "| flag | environment | default | meaning |\n|---|---|---|---|\n";
+  for (const auto& s : settings())
+    os << "| `--" << s.name << "` | `" << s.env << "` | " << s.default_text << " | " << s.doc << " |\n";
+  return os.str();
+}
+
+}  // namespace progimage::core

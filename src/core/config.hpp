@@ -1,0 +1,68 @@
+#pragma once
+// All settings of the service, read from one table by flags, PROGIMAGE_*
+// environment variables and a TOML file (flags win over the environment,
+// the environment over the file).
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace progimage::core {
+
+enum class Role { read, write, admin };
+std::optional<Role> parse_role(std::string_view s);
+std::string_view role_name(Role r);
+
+struct ApiKey {
+  std::string key;
+  Role role;
+};
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  std::string data = "./data";
+  std::string catalog;  // empty: sqlite://<data>/catalog.db
+  std::string storage;  // empty: file://<data>
+  std::string node_role = "all";  // all | api | worker
+  int workers = 2;
+  int io_threads = 0;          // 0: one per core
+  int processing_threads = 0;  // 0: one per core
+  int processing_queue = 64;   // waiting image tasks before 503
+  std::vector<ApiKey> api_keys;
+  std::vector<std::string> signing_secrets;
+  std::vector<std::string> fetch_allow;  // CIDRs exempt from the address guard
+  std::int64_t max_upload_bytes = 50LL * 1024 * 1024;
+  std::int64_t max_pixels = 100'000'000;
+  int max_frames = 256;
+  int max_output_dimension = 16384;
+  std::chrono::milliseconds transform_timeout{10'000};
+  std::int64_t cache_bytes = 1LL << 30;
+  std::int64_t fetch_max_bytes = 10LL * 1024 * 1024;
+  std::chrono::milliseconds fetch_timeout{10'000};
+  int fetch_max_redirects = 3;
+  std::chrono::milliseconds request_timeout{30'000};
+  std::chrono::milliseconds shutdown_grace{10'000};
+  std::string log_level = "info";
+  std::map<std::string, std::string> presets;   // name -> transform query
+  std::map<std::string, std::string> variants;  // name -> transform query
+
+  std::string catalog_url() const;
+  std::string storage_url() const;
+};
+
+/// What load_config() produced: a config, or a message and exit code for main().
+struct ConfigResult {
+  std::optional<Config> config;
+  int exit_code = 0;
+  std::string output;  // help text or error
+};
+
+/// Parses `progimage serve` arguments (argv[0] is the program, argv[1] may be "serve").
+ConfigResult load_config(int argc, const char* const* argv);
+
+/// The settings reference as Markdown (for the README): name, flag, variable, default, doc.
+std::string settings_reference_markdown();
+
+}  // namespace progimage::core

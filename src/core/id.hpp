@@ -1,0 +1,11 @@
+#pragma once
+#include <string>
+
+namespace progimage::core {
+
+/// A new opaque id: 22 base62 characters from a CSPRNG (about 130 bits).
+std::string new_id();
+/// True when `s` has the shape of an id (URL-safe characters, sane length).
+bool looks_like_id(std::string_view s) noexcept;
+
+}  // namespace progimage::core

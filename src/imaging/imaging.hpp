@@ -1,0 +1,96 @@
+#pragma once
+// libvips behind a small surface: start-up, probing uploads by content,
+// verifying a full decode, metadata for /info, and rendering a transform.
+// vips::VError never leaves this module: failures become core::Error.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ops/spec.hpp"
+
+namespace progimage::imaging {
+
+struct Limits {
+  std::int64_t max_pixels = 100'000'000;  // width * height * frames
+  int max_frames = 256;
+  int max_output_dimension = 16384;
+  std::chrono::milliseconds timeout{10'000};
+};
+
+/// Starts libvips once per process: no operation cache, only the allowed
+/// loaders, its warnings routed to our log. `concurrency` threads per image.
+void startup(int concurrency);
+/// Frees libvips' per-thread state; call at the end of a pool thread.
+void thread_shutdown();
+
+struct Probe {
+  std::string format;  // jpeg png webp gif avif heic jxl tiff svg
+  int width = 0;       // stored size (before EXIF orientation)
+  int height = 0;
+  int frames = 1;      // animation frames (gif/webp) or pages
+  bool has_alpha = false;
+  int orientation = 1;  // EXIF 1..8
+};
+
+/// Identifies an image by its bytes and reads its header only. Throws
+/// core::Error unsupported_media (not an accepted format, or unreadable) or
+/// image_too_large (over the pixel or frame limits).
+Probe probe_file(const std::filesystem::path& path, const Limits& limits);
+Probe probe_buffer(std::string_view bytes, const Limits& limits);
+
+/// Decodes every pixel, refusing truncated or corrupt data (unsupported_media),
+/// within the time limit (core::Error timeout).
+void verify_decode(const std::filesystem::path& path, const Probe& probe, const Limits& limits);
+
+struct Metadata {
+  std::string camera_make;   // empty when absent
+  std::string camera_model;
+  std::string json;  // object: exif{make, model, lens, taken_at, orientation, exposure, iso,
+                     // focal_length, gps{lat, lon}}, icc, pages, phash, dominant_color, blurhash
+};
+
+/// Reads EXIF and computes the perceptual hash, dominant colour and blurhash.
+Metadata analyze(const std::filesystem::path& path, const Probe& probe, const Limits& limits);
+
+/// A source image with the stored facts the pipeline may use.
+struct Source {
+  std::filesystem::path path;
+  Probe probe;
+  std::optional<std::pair<double, double>> focus;  // stored focal point, fractions
+};
+
+/// Other stored images that a transform refers to (mask:image:, watermark).
+using ImageResolver = std::function<std::optional<Source>(const std::string& id)>;
+
+struct Rendered {
+  std::string bytes;
+  std::string format;  // output format name
+  std::string mime;
+  int width = 0;
+  int height = 0;
+  int frames = 1;
+};
+
+/// Applies `spec` to `source` and encodes as `format` (a concrete output
+/// format name, never "auto" or empty). Throws core::Error.
+Rendered render(const Source& source, const ops::TransformSpec& spec, const std::string& format,
+                const ImageResolver& resolve, const Limits& limits);
+
+/// Predicts the output of render() without encoding: width, height, steps (JSON array).
+struct Plan {
+  int width = 0;
+  int height = 0;
+  std::string steps_json;
+};
+Plan explain(const Source& source, const ops::TransformSpec& spec, const std::string& format);
+
+/// MIME type for an output format name ("jpeg" -> "image/jpeg").
+std::string_view mime_type(std::string_view format);
+/// True when the format can carry an alpha channel.
+bool format_has_alpha(std::string_view format);
+
+}  // namespace progimage::imaging

@@ -1,0 +1,60 @@
+#pragma once
+// Where image bytes live: originals under their SHA-256, derivatives under
+// their cache key. Handlers and jobs see only this interface; the file and S3
+// implementations are chosen by URL scheme in app/.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace progimage::storage {
+
+enum class Space { originals, derivatives };
+
+/// Bytes being received. The file is removed on destruction unless published.
+class StagingFile {
+ public:
+  virtual ~StagingFile() = default;
+  /// Appends bytes; throws std::runtime_error on an I/O failure (disk full...).
+  virtual void write(const void* data, std::size_t size) = 0;
+  virtual std::int64_t size() const = 0;
+  /// A local path holding the bytes written so far (for probing and decoding).
+  virtual const std::filesystem::path& path() const = 0;
+};
+
+/// A blob available as a local file for the duration of this object (the file
+/// store hands out its own file; a remote store downloads to a temporary one).
+class LocalBlob {
+ public:
+  virtual ~LocalBlob() = default;
+  virtual const std::filesystem::path& path() const = 0;
+  virtual std::int64_t size() const = 0;
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  /// A new empty staging file.
+  virtual std::unique_ptr<StagingFile> create_staging() = 0;
+  /// Makes the staged bytes durable under `key` (fsync file, rename, fsync
+  /// directory). If the key already exists the staged copy is dropped.
+  virtual void publish(StagingFile& staged, Space space, const std::string& key) = 0;
+  /// Stores `bytes` durably under `key` (used for derivatives).
+  virtual void put(Space space, const std::string& key, std::string_view bytes) = 0;
+  /// The blob as a local file, or nullopt when it does not exist.
+  virtual std::unique_ptr<LocalBlob> open(Space space, const std::string& key) = 0;
+  /// The whole blob in memory, or nullopt when it does not exist.
+  virtual std::optional<std::string> read(Space space, const std::string& key) = 0;
+  virtual bool exists(Space space, const std::string& key) = 0;
+  /// Removes a blob; removing a missing one is not an error.
+  virtual void remove(Space space, const std::string& key) = 0;
+  /// Removes staging leftovers of an earlier run; returns how many.
+  virtual std::size_t sweep_staging() = 0;
+  /// True when the store answers (for /readyz).
+  virtual bool healthy() = 0;
+};
+
+}  // namespace progimage::storage
