@@ -1,0 +1,74 @@
+#include "core/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+using namespace progimage::core;
+
+namespace {
+ConfigResult load(std::vector<const char*> args) {
+  args.insert(args.begin(), "progimage");
+  return load_config(static_cast<int>(args.size()), args.data());
+}
+}  // namespace
+
+TEST(Config, Defaults) {
+  auto r = load({"serve"});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->listen, "127.0.0.1:8080");
+  EXPECT_EQ(r.config->data, "./data");
+  EXPECT_EQ(r.config->catalog_url(), "sqlite://./data/catalog.db");
+  EXPECT_EQ(r.config->max_upload_bytes, 50 * 1024 * 1024);
+  EXPECT_EQ(r.config->variants.at("thumb"), "w=100&h=100&fit=cover");
+}
+
+TEST(Config, HelpListsEverySettingWithDefault) {
+  auto r = load({"serve", "--help"});
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* s : {"--listen", "--data", "--catalog", "--storage", "--role", "--workers", "--api-key",
+                        "--signing-secret", "--fetch-allow", "--max-upload-bytes", "--max-pixels",
+                        "--processing-queue", "--cache-bytes", "PROGIMAGE_LISTEN", "default 127.0.0.1:8080"})
+    EXPECT_NE(r.output.find(s), std::string::npos) << s;
+}
+
+TEST(Config, FlagsBeatEnvironmentBeatFile) {
+  auto path = std::filesystem::temp_directory_path() / "progimage-config-test.toml";
+  std::ofstream(path) << "listen = \"127.0.0.1:7000\"\nmax_pixels = 5000\nmax_frames = 9\n"
+                         "api_key = [\"k1:admin\", \"k2:read\"]\n[presets]\nsquare = \"w=200&h=200&fit=cover\"\n";
+  setenv("PROGIMAGE_MAX_PIXELS", "6000", 1);
+  auto r = load({"serve", "--config", path.c_str(), "--listen", "127.0.0.1:9000"});
+  unsetenv("PROGIMAGE_MAX_PIXELS");
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->listen, "127.0.0.1:9000");
+  EXPECT_EQ(r.config->max_pixels, 6000);
+  EXPECT_EQ(r.config->max_frames, 9);
+  ASSERT_EQ(r.config->api_keys.size(), 2u);
+  EXPECT_EQ(r.config->api_keys[1].role, Role::read);
+  EXPECT_EQ(r.config->presets.at("square"), "w=200&h=200&fit=cover");
+  std::filesystem::remove(path);
+}
+
+TEST(Config, EnvironmentListsAreCommaSeparated) {
+  setenv("PROGIMAGE_API_KEYS", "a:admin,b:write", 1);
+  auto r = load({});
+  unsetenv("PROGIMAGE_API_KEYS");
+  ASSERT_TRUE(r.config) << r.output;
+  ASSERT_EQ(r.config->api_keys.size(), 2u);
+  EXPECT_EQ(r.config->api_keys[1].key, "b");
+}
+
+TEST(Config, BadValuesSayWhatToDo) {
+  auto r = load({"--max-pixels", "lots"});
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--max-pixels"), std::string::npos);
+  r = load({"--api-key", "secret:root"});
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(r.output.find("KEY:ROLE"), std::string::npos);
+  r = load({"--transform-timeout", "soon"});
+  EXPECT_FALSE(r.config);
+}
