@@ -1,0 +1,122 @@
+// progimage: the service. `progimage serve --help` lists the settings.
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "app/backends.hpp"
+#include "app/logging.hpp"
+#include "app/openapi.hpp"
+#include "app/telemetry.hpp"
+#include "core/config.hpp"
+#include "http/api.hpp"
+#include "http/processing_pool.hpp"
+#include "http/server.hpp"
+#include "imaging/imaging.hpp"
+#include "ops/parse.hpp"
+#include "service/image_service.hpp"
+
+namespace {
+
+using namespace progimage;
+
+int serve(const core::Config& cfg) {
+  std::filesystem::create_directories(cfg.data);
+  auto catalog = app::make_catalog(cfg.catalog_url());
+  auto blobs = app::make_blob_store(cfg.storage_url());
+  if (auto swept = blobs->sweep_staging())
+    spdlog::info("{{\"msg\":\"removed staging leftovers of an earlier run\",\"files\":{}}}", swept);
+
+  int processing_threads = cfg.processing_threads > 0
+                               ? cfg.processing_threads
+                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  imaging::startup(1);  // one image per thread: the pool gives the parallelism
+  imaging::Limits limits;
+  limits.max_pixels = cfg.max_pixels;
+  limits.max_frames = cfg.max_frames;
+  limits.max_output_dimension = cfg.max_output_dimension;
+  limits.timeout = cfg.transform_timeout;
+  ops::validate_presets(cfg.presets);
+
+  service::ImageService images(*catalog, *blobs, limits, cfg.cache_bytes);
+  http::ProcessingPool pool(processing_threads, cfg.processing_queue);
+
+  http::ServerOptions opts;
+  opts.listen = cfg.listen;
+  opts.io_threads = cfg.io_threads;
+  opts.max_body_bytes = static_cast<std::uint64_t>(cfg.max_upload_bytes);
+  opts.request_timeout = cfg.request_timeout;
+  opts.shutdown_grace = cfg.shutdown_grace;
+  opts.api_keys = cfg.api_keys;
+  http::Server server(opts);
+
+  app::Telemetry telemetry(images, pool, *catalog);
+  server.on_exchange([&telemetry](const http::Exchange& e) { telemetry.record(e); });
+
+  http::ApiDeps deps{cfg,
+                     images,
+                     pool,
+                     [&telemetry] { return telemetry.render(); },
+                     [&] { return catalog->healthy() && blobs->healthy(); },
+                     std::string(app::kOpenApiJson)};
+  http::register_api(server, deps);
+  server.start();
+
+  if (cfg.api_keys.empty())
+    spdlog::warn("no API keys are configured: the server is open to anyone who can reach {}", cfg.listen);
+  spdlog::info("{{\"msg\":\"serving\",\"listen\":\"{}:{}\",\"data\":\"{}\",\"catalog\":\"{}\",\"storage\":\"{}\","
+               "\"processing_threads\":{},\"processing_queue\":{}}}",
+               cfg.listen.substr(0, cfg.listen.rfind(':')), server.port(), cfg.data, cfg.catalog_url(),
+               cfg.storage_url(), processing_threads, cfg.processing_queue);
+
+  boost::asio::signal_set signals(server.io(), SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("{{\"msg\":\"draining before exit\",\"signal\":{}}}", sig);
+    server.shutdown();
+  });
+
+  // Cache hits update "last used" in memory; write them down now and then.
+  boost::asio::steady_timer flush_timer(server.io());
+  std::function<void()> schedule_flush = [&] {
+    flush_timer.expires_after(std::chrono::seconds(5));
+    flush_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      boost::asio::post(server.io(), [&] {
+        try {
+          images.flush_cache_usage();
+        } catch (const std::exception& e) {
+          spdlog::warn("could not record derivative use: {}", e.what());
+        }
+        schedule_flush();
+      });
+    });
+  };
+  schedule_flush();
+
+  server.run();
+  pool.stop();
+  images.flush_cache_usage();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto loaded = core::load_config(argc, argv);
+  if (!loaded.config) {
+    std::fputs(loaded.output.c_str(), loaded.exit_code ? stderr : stdout);
+    std::fputc('\n', loaded.exit_code ? stderr : stdout);
+    return loaded.exit_code;
+  }
+  app::setup_logging(loaded.config->log_level);
+  try {
+    return serve(*loaded.config);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    return 1;
+  }
+}

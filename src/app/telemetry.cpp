@@ -1,0 +1,76 @@
+#include "app/telemetry.hpp"
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace progimage::app {
+
+Telemetry::Telemetry(service::ImageService& images, http::ProcessingPool& pool, catalog::Catalog& catalog)
+    : images_(images),
+      pool_(pool),
+      catalog_(catalog),
+      requests_(registry_.counter("progimage_http_requests_total", "HTTP requests by route and status",
+                                  {"method", "route", "status"})),
+      latency_(registry_.histogram("progimage_http_request_duration_seconds",
+                                   "HTTP request latency by route and status", {"method", "route", "status"})),
+      cache_(registry_.counter("progimage_derivative_cache_total", "derivative cache lookups by result", {"result"})),
+      renders_(registry_.counter("progimage_derivative_renders_total", "derivatives computed by the pipeline")
+                   .with({})),
+      evictions_(registry_.counter("progimage_derivative_evictions_total", "derivatives evicted by the cache budget")
+                     .with({})),
+      rejected_(registry_.counter("progimage_processing_rejected_total",
+                                  "image tasks refused with 503 because the processing pool was full")
+                    .with({})) {
+  registry_.gauge("progimage_processing_pending", "image tasks running or waiting in the processing pool")
+      .with({})
+      .set_function([this] { return static_cast<double>(pool_.pending()); });
+  registry_.gauge("progimage_processing_capacity", "image tasks the pool accepts before answering 503")
+      .with({})
+      .set_function([this] { return static_cast<double>(pool_.capacity()); });
+  registry_.gauge("progimage_derivative_cache_bytes", "bytes held by the derivative cache")
+      .with({})
+      .set_function([this] { return static_cast<double>(catalog_.derivative_bytes()); });
+}
+
+void Telemetry::record(const http::Exchange& e) {
+  auto status = std::to_string(e.status);
+  requests_.with({e.request.method, e.request.route, status}).inc();
+  latency_.with({e.request.method, e.request.route, status}).observe(e.seconds);
+
+  boost::json::object line;
+  line["msg"] = "request";
+  line["request_id"] = e.request.request_id;
+  line["method"] = e.request.method;
+  line["path"] = e.request.path;
+  line["route"] = e.request.route;
+  line["status"] = e.status;
+  line["duration_ms"] = std::round(e.seconds * 1e5) / 100;
+  line["bytes_in"] = e.bytes_in;
+  line["bytes_out"] = e.bytes_out;
+  line["remote"] = e.remote;
+  if (!e.error_message.empty()) line["error"] = e.error_message;
+  auto text = boost::json::serialize(line);
+  if (e.status >= 500 && e.status != 503) spdlog::error("{}", text);
+  else spdlog::info("{}", text);
+}
+
+void Telemetry::sync_counter(http::Counter& c, std::uint64_t now_value) {
+  auto seen = c.value();
+  if (now_value > seen) c.inc(now_value - seen);
+}
+
+std::string Telemetry::render() {
+  {
+    // The service keeps plain atomics; carry them into the registry here.
+    std::lock_guard lock(sync_mutex_);
+    const auto& k = images_.counters();
+    sync_counter(cache_.with({"hit"}), k.cache_hits.load());
+    sync_counter(cache_.with({"miss"}), k.cache_misses.load());
+    sync_counter(renders_, k.renders.load());
+    sync_counter(evictions_, k.evictions.load());
+    sync_counter(rejected_, pool_.rejected());
+  }
+  return registry_.render();
+}
+
+}  // namespace progimage::app

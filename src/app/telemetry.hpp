@@ -1,0 +1,40 @@
+#pragma once
+// Per-request logs and the Prometheus metrics served at /metrics.
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "catalog/catalog.hpp"
+#include "http/metrics.hpp"
+#include "http/processing_pool.hpp"
+#include "http/server.hpp"
+#include "service/image_service.hpp"
+
+namespace progimage::app {
+
+class Telemetry {
+ public:
+  Telemetry(service::ImageService& images, http::ProcessingPool& pool, catalog::Catalog& catalog);
+
+  /// Logs one JSON line for the exchange and counts it.
+  void record(const http::Exchange& e);
+  /// Prometheus text exposition.
+  std::string render();
+
+ private:
+  void sync_counter(http::Counter& c, std::uint64_t now_value);
+
+  service::ImageService& images_;
+  http::ProcessingPool& pool_;
+  catalog::Catalog& catalog_;
+  http::Registry registry_;
+  http::Family<http::Counter>& requests_;
+  http::Family<http::Histogram>& latency_;
+  http::Family<http::Counter>& cache_;
+  http::Counter& renders_;
+  http::Counter& evictions_;
+  http::Counter& rejected_;
+  std::mutex sync_mutex_;
+};
+
+}  // namespace progimage::app

@@ -1,0 +1,90 @@
+#pragma once
+// The HTTP/1.1 server: Asio I/O threads, one coroutine per connection, routing,
+// authentication, streaming request bodies, graceful drain on shutdown.
+// I/O threads never decode images: handlers hand that to a ProcessingPool.
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/config.hpp"
+#include "http/message.hpp"
+#include "http/router.hpp"
+
+namespace progimage::http {
+
+/// Who may call a route.
+enum class Access { open, read, write, admin };
+
+using Handler = std::function<boost::asio::awaitable<Response>(Request&, BodyReader&)>;
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:8080";
+  int io_threads = 0;  // 0: one per core
+  std::uint64_t max_body_bytes = 50ULL << 20;
+  std::chrono::milliseconds request_timeout{30'000};
+  std::chrono::milliseconds shutdown_grace{10'000};
+  std::vector<core::ApiKey> api_keys;
+};
+
+/// Facts about one finished exchange, for logs and metrics.
+struct Exchange {
+  const Request& request;
+  unsigned status;
+  double seconds;
+  std::uint64_t bytes_in;
+  std::uint64_t bytes_out;
+  std::string remote;
+  std::string error_message;  // for 5xx, the internal reason (logged, never sent)
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+
+  void route(std::string method, std::string pattern, Access access, Handler handler);
+  void on_exchange(std::function<void(const Exchange&)> observer) { observer_ = std::move(observer); }
+
+  /// Binds and listens; throws std::runtime_error when the address is unusable.
+  void start();
+  /// The bound port (useful with port 0).
+  unsigned short port() const { return port_; }
+  /// Runs the I/O threads until shutdown() has drained or timed out.
+  void run();
+  /// Stops accepting, lets in-flight requests finish within the grace time,
+  /// then stops. Thread-safe; callable from a signal-handling coroutine.
+  void shutdown();
+  boost::asio::io_context& io() { return io_; }
+
+ private:
+  struct Session;
+  struct RouteEntry {
+    Access access;
+    Handler handler;
+  };
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> serve(std::shared_ptr<Session> session);
+  void authenticate(Request& req, Access access) const;
+
+  ServerOptions options_;
+  boost::asio::io_context io_;
+  struct Acceptor;
+  std::unique_ptr<Acceptor> acceptor_;
+  unsigned short port_ = 0;
+  Router router_;
+  std::vector<RouteEntry> routes_;
+  std::function<void(const Exchange&)> observer_;
+  std::atomic<bool> draining_{false};
+  std::mutex sessions_mutex_;
+  std::set<std::shared_ptr<Session>> sessions_;
+};
+
+}  // namespace progimage::http

@@ -1,0 +1,243 @@
+// Identifying uploads by content, header-only limits, and the full decode check.
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "imaging/detail.hpp"
+
+namespace progimage::imaging {
+
+using core::Error;
+using core::ErrorCode;
+
+namespace {
+
+constexpr std::string_view kAccepted = "jpeg, png, webp, gif, avif, heic, jxl, tiff, svg";
+
+[[noreturn]] void refuse_unknown() {
+  throw Error(ErrorCode::unsupported_media,
+              "not an image of a supported format (accepted: " + std::string(kAccepted) + ")");
+}
+
+int read_int(const vips::VImage& img, const char* field, int fallback) {
+  if (img.get_typeof(field) == 0) return fallback;
+  try {
+    return img.get_int(field);
+  } catch (const vips::VError&) {
+    vips_error_clear();
+    return fallback;
+  }
+}
+
+std::string read_string(const vips::VImage& img, const char* field) {
+  if (img.get_typeof(field) != G_TYPE_STRING) return {};
+  try {
+    return img.get_string(field);
+  } catch (const vips::VError&) {
+    vips_error_clear();
+    return {};
+  }
+}
+
+std::string megapixels(std::int64_t pixels) {
+  std::ostringstream out;
+  double mp = static_cast<double>(pixels) / 1e6;
+  if (mp == std::floor(mp)) {
+    out << static_cast<std::int64_t>(mp);
+  } else {
+    out.precision(3);
+    out << mp;
+  }
+  return out.str();
+}
+
+// Reads the facts we keep from a header-only image and applies the limits.
+Probe finish_probe(const vips::VImage& img, std::string format, std::string_view head,
+                   const Limits& limits) {
+  Probe p;
+  if (format == "heif") {
+    // libheif names the codec; the ftyp brand is the fallback.
+    std::string codec = read_string(img, "heif-compression");
+    if (codec == "av1") {
+      format = "avif";
+    } else if (codec == "hevc") {
+      format = "heic";
+    } else {
+      format = detail::heif_brand(head);
+      if (format.empty()) format = "heic";
+    }
+  }
+  p.format = std::move(format);
+  p.width = img.width();
+  p.height = img.height();
+  if (p.format == "gif" || p.format == "webp" || p.format == "avif" || p.format == "heic" ||
+      p.format == "tiff") {
+    p.frames = std::max(1, read_int(img, "n-pages", 1));
+  }
+  p.has_alpha = img.has_alpha();
+  p.orientation = read_int(img, "orientation", 1);
+  if (p.orientation < 1 || p.orientation > 8) p.orientation = 1;
+
+  if (p.width <= 0 || p.height <= 0) {
+    throw Error(ErrorCode::unsupported_media, "image has no pixels");
+  }
+  if (p.frames > limits.max_frames) {
+    throw Error(ErrorCode::image_too_large,
+                "image has " + std::to_string(p.frames) + " frames, the limit is " +
+                    std::to_string(limits.max_frames));
+  }
+  const std::int64_t pixels = std::int64_t{p.width} * p.height * p.frames;
+  if (pixels > limits.max_pixels) {
+    std::string size = std::to_string(p.width) + "x" + std::to_string(p.height);
+    if (p.frames > 1) size += " with " + std::to_string(p.frames) + " frames";
+    throw Error(ErrorCode::image_too_large, "image is " + size + ", the limit is " +
+                                                megapixels(limits.max_pixels) + " megapixels");
+  }
+  return p;
+}
+
+}  // namespace
+
+Probe probe_file(const std::filesystem::path& path, const Limits& limits) {
+  const std::string head = detail::read_head(path, 64);
+  if (head.empty()) throw Error(ErrorCode::unsupported_media, "the file is empty");
+  // librsvg hangs on truncated gzip; nothing we accept is gzip-wrapped.
+  if (detail::is_gzip(head)) {
+    throw Error(ErrorCode::unsupported_media, "gzip-compressed data (svgz) is not accepted");
+  }
+  const char* loader = vips_foreign_find_load(path.c_str());
+  if (loader == nullptr) {
+    vips_error_clear();
+    refuse_unknown();
+  }
+  std::string format = detail::format_of_loader(loader);
+  if (format.empty()) refuse_unknown();
+  try {
+    auto img = detail::load_image(path, Probe{format}, 0, 1, true);
+    return finish_probe(img, std::move(format), head, limits);
+  } catch (const vips::VError& e) {
+    detail::rethrow_vips(e, ErrorCode::unsupported_media,
+                         "the " + format + " header cannot be read");
+  }
+}
+
+Probe probe_buffer(std::string_view bytes, const Limits& limits) {
+  if (bytes.empty()) throw Error(ErrorCode::unsupported_media, "the body is empty");
+  if (detail::is_gzip(bytes)) {
+    throw Error(ErrorCode::unsupported_media, "gzip-compressed data (svgz) is not accepted");
+  }
+  const char* loader = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
+  if (loader == nullptr) {
+    vips_error_clear();
+    refuse_unknown();
+  }
+  std::string format = detail::format_of_loader(loader);
+  if (format.empty()) refuse_unknown();
+  try {
+    // The buffer outlives this header-only image, which dies here.
+    auto opts = vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL);
+    auto img = vips::VImage::new_from_buffer(bytes.data(), bytes.size(), "", opts);
+    return finish_probe(img, std::move(format), bytes.substr(0, 64), limits);
+  } catch (const vips::VError& e) {
+    detail::rethrow_vips(e, ErrorCode::unsupported_media,
+                         "the " + format + " header cannot be read");
+  }
+}
+
+void verify_decode(const std::filesystem::path& path, const Probe& probe, const Limits& limits) {
+  detail::Deadline deadline(limits.timeout);
+  // Decodes one load to its last pixel, refusing corrupt data.
+  auto decode = [&](int page, int n, VipsFailOn fail_on) {
+    vips::VImage img;
+    try {
+      img = detail::load_image(path, probe, page, n, true, 1.0, fail_on);
+    } catch (const vips::VError& e) {
+      detail::rethrow_vips(e, ErrorCode::unsupported_media,
+                           "the " + probe.format + " image cannot be decoded");
+    }
+    detail::KillSwitch kill(img, deadline);
+    try {
+      (void)img.avg();
+    } catch (const vips::VError& e) {
+      detail::rethrow_vips(e, ErrorCode::unsupported_media,
+                           "the " + probe.format + " image data is corrupt or truncated", &kill);
+    }
+    deadline.check("decoding the image");
+  };
+
+  if (probe.format == "gif" || probe.format == "webp") {
+    // The first frame must be intact; later GIF frames may be damaged (browsers
+    // show what decodes), but every frame must still decode without an error.
+    decode(0, 1, detail::kFailOn);
+    if (probe.frames > 1) decode(0, -1, probe.format == "gif" ? VIPS_FAIL_ON_NONE : detail::kFailOn);
+  } else if (probe.frames > 1) {
+    // TIFF pages and HEIF images may differ in size: one load each.
+    for (int page = 0; page < probe.frames; ++page) decode(page, 1, detail::kFailOn);
+  } else {
+    decode(0, 1, detail::kFailOn);
+  }
+}
+
+namespace detail {
+
+namespace {
+
+// Keeps a copy of the bytes alive for as long as libvips holds the blob.
+VipsBlob* blob_from_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::not_found, "cannot open image file");
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  void* copy = g_malloc(data.size() ? data.size() : 1);
+  std::memcpy(copy, data.data(), data.size());
+  return vips_blob_new([](void* data, void*) { g_free(data); return 0; }, copy, data.size());
+}
+
+const char* loader_nickname(const std::string& format) {
+  if (format == "jpeg") return "jpegload";
+  if (format == "png") return "pngload";
+  if (format == "webp") return "webpload";
+  if (format == "gif") return "gifload";
+  if (format == "avif" || format == "heic" || format == "heif") return "heifload";
+  if (format == "jxl") return "jxlload";
+  if (format == "tiff") return "tiffload";
+  return nullptr;
+}
+
+}  // namespace
+
+vips::VImage load_image(const std::filesystem::path& path, const Probe& probe, int page, int n,
+                        bool sequential, double shrink, VipsFailOn fail_on) {
+  vips::VImage out;
+  auto opts = vips::VImage::option()
+                  ->set("access", sequential ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM)
+                  ->set("fail_on", fail_on);
+  const std::string& f = probe.format;
+  if (f == "gif" || f == "webp" || f == "tiff" || f == "avif" || f == "heic" || f == "heif") {
+    opts->set("page", page)->set("n", n);
+  }
+  if (shrink > 1.0 && f == "jpeg") {
+    int s = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+    opts->set("shrink", s);
+  } else if (shrink != 1.0 && (f == "webp" || f == "svg")) {
+    opts->set("scale", 1.0 / shrink);
+  }
+  if (f == "svg") {
+    // From memory: without a base path librsvg cannot follow external references.
+    VipsBlob* blob = blob_from_file(path);
+    opts->set("buffer", blob)->set("out", &out);
+    vips_area_unref(VIPS_AREA(blob));
+    vips::VImage::call("svgload_buffer", opts);
+    return out;
+  }
+  const char* nick = loader_nickname(f);
+  if (nick == nullptr) throw Error(ErrorCode::unsupported_media, "format not accepted: " + f);
+  opts->set("filename", path.c_str())->set("out", &out);
+  vips::VImage::call(nick, opts);
+  return out;
+}
+
+}  // namespace detail
+}  // namespace progimage::imaging

@@ -1,0 +1,58 @@
+// libvips start-up: one init per process, no operation cache, a loader
+// allow-list, and its log routed into ours.
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+
+#include "imaging/detail.hpp"
+
+namespace progimage::imaging {
+namespace {
+
+// Loader base classes we accept. Blocking "VipsForeignLoad" blocks every
+// loader (and only loaders: savers derive from VipsForeignSave).
+constexpr const char* kAllowedLoaders[] = {
+    "VipsForeignLoadJpeg", "VipsForeignLoadPng",  "VipsForeignLoadWebp",
+    "VipsForeignLoadNsgif", "VipsForeignLoadHeif", "VipsForeignLoadJxl",
+    "VipsForeignLoadTiff", "VipsForeignLoadSvg",
+};
+
+void on_vips_log(const gchar* domain, GLogLevelFlags level, const gchar* message, gpointer) {
+  // libvips reports recoverable decoder trouble as warnings; they belong in our log, not stderr.
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) {
+    spdlog::error("{}: {}", domain ? domain : "vips", message ? message : "");
+  } else if (level & G_LOG_LEVEL_WARNING) {
+    spdlog::warn("{}: {}", domain ? domain : "vips", message ? message : "");
+  } else {
+    spdlog::debug("{}: {}", domain ? domain : "vips", message ? message : "");
+  }
+}
+
+}  // namespace
+
+void startup(int concurrency) {
+  static std::once_flag once;
+  std::call_once(once, [concurrency] {
+    if (VIPS_INIT("progimage") != 0) {
+      throw core::Error(core::ErrorCode::internal, "libvips failed to start");
+    }
+    for (const char* domain : {"VIPS", "GLib-GObject"}) {
+      g_log_set_handler(domain,
+                        static_cast<GLogLevelFlags>(G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL |
+                                                    G_LOG_FLAG_RECURSION),
+                        on_vips_log, nullptr);
+    }
+    vips_cache_set_max(0);
+    vips_cache_set_max_mem(0);
+    vips_cache_set_max_files(0);
+    vips_operation_block_set("VipsForeignLoad", TRUE);
+    for (const char* name : kAllowedLoaders) vips_operation_block_set(name, FALSE);
+    spdlog::info("libvips {} started, {} threads per image", vips_version_string(), concurrency);
+  });
+  // Concurrency may be changed by a later call (tests use 1).
+  vips_concurrency_set(concurrency > 0 ? concurrency : 1);
+}
+
+void thread_shutdown() { vips_thread_shutdown(); }
+
+}  // namespace progimage::imaging
