@@ -78,27 +78,8 @@ int serve(const core::Config& cfg) {
     server.shutdown();
   });
 
-  // Cache hits update "last used" in memory; write them down now and then.
-  boost::asio::steady_timer flush_timer(server.io());
-  std::function<void()> schedule_flush = [&] {
-    flush_timer.expires_after(std::chrono::seconds(5));
-    flush_timer.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) return;
-      boost::asio::post(server.io(), [&] {
-        try {
-          images.flush_cache_usage();
-        } catch (const std::exception& e) {
-          spdlog::warn("could not record derivative use: {}", e.what());
-        }
-        schedule_flush();
-      });
-    });
-  };
-  schedule_flush();
-
   server.run();
   pool.stop();
-  images.flush_cache_usage();
   spdlog::info("stopped");
   return 0;
 }
@@ -106,6 +87,10 @@ int serve(const core::Config& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "settings-reference") {
+    std::fputs(core::settings_reference_markdown().c_str(), stdout);  // for the README
+    return 0;
+  }
   auto loaded = core::load_config(argc, argv);
   if (!loaded.config) {
     std::fputs(loaded.output.c_str(), loaded.exit_code ? stderr : stdout);

@@ -44,7 +44,7 @@ void Telemetry::record(const http::Exchange& e) {
   line["path"] = e.request.path;
   line["route"] = e.request.route;
   line["status"] = e.status;
-  line["duration_ms"] = std::round(e.seconds * 1e5) / 100;
+  line["duration_us"] = static_cast<std::int64_t>(e.seconds * 1e6);
   line["bytes_in"] = e.bytes_in;
   line["bytes_out"] = e.bytes_out;
   line["remote"] = e.remote;

@@ -614,10 +614,11 @@ class Api {
       r.status = 206;
       r.header("Content-Range", "bytes " + std::to_string(range->first) + "-" + std::to_string(range->last) + "/" +
                                     std::to_string(size));
-      r.file = FileRange{blob->path(), range->first, range->last - range->first + 1};
+      r.file = FileRange{blob->path(), range->first, range->last - range->first + 1, nullptr};
     } else {
-      r.file = FileRange{blob->path(), 0, size};
+      r.file = FileRange{blob->path(), 0, size, nullptr};
     }
+    r.file->owner = std::shared_ptr<storage::LocalBlob>(std::move(blob));
     return r;
   }
 

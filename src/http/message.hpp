@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +52,7 @@ struct FileRange {
   std::filesystem::path path;
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
+  std::shared_ptr<const void> owner;  // keeps `path` valid until the answer is sent
 };
 
 struct Response {

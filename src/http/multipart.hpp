@@ -59,9 +59,12 @@ struct MultipartLimits {
 /// and the epilogue are ignored, transport padding after a boundary is
 /// accepted, and the boundary may be split across chunks at any byte.
 /// Line endings must be CRLF as RFC 2046 requires (curl, browsers, Go,
-/// Python requests all send CRLF); LF-only bodies are rejected as malformed.
-/// `\r\n--boundary` followed by anything other than `--`, a space, a tab or
-/// CR is part data, not a delimiter (as Go's mime/multipart does).
+/// Python requests all send CRLF); LF-only bodies are rejected as malformed
+/// rather than guessed at. `\r\n--boundary` followed by anything other than
+/// `--`, a space, a tab, CR or LF is part data, not a delimiter (as in Go's
+/// mime/multipart), so a boundary may be a prefix of a longer one. In
+/// `filename="..."` only `\"` and `\\` are escapes: bare backslashes (Windows
+/// paths from older browsers) are kept.
 ///
 /// Malformed input throws `core::Error(ErrorCode::bad_multipart, ...)`:
 /// no boundary at all, a header block over the limit, a header line without

@@ -5,4 +5,4 @@ add_library(progimage_http_parts
   ${CMAKE_CURRENT_LIST_DIR}/multipart.cpp
   ${CMAKE_CURRENT_LIST_DIR}/metrics.cpp)
 target_link_libraries(progimage_http_parts
-  PUBLIC progimage_core Boost::headers Threads::Threads)
+  PUBLIC progimage_core Boost::headers)

@@ -65,6 +65,10 @@ std::string format_of_loader(std::string_view loader);
 
 /// True when the bytes start like gzip (svgz): refused before libvips sees them.
 bool is_gzip(std::string_view head);
+/// Refuses GIF frame extents over the pixel limit and TIFF directories that
+/// break the TIFF 6.0 rules (unsorted tags, strips shorter than the pixels).
+void check_structure(const std::string& format, std::string_view bytes, const Limits& limits);
+
 /// Reads up to `n` leading bytes of a file.
 std::string read_head(const std::filesystem::path& path, std::size_t n);
 /// avif or heic from an ISO-BMFF ftyp box; empty when neither brand is found.
@@ -78,9 +82,29 @@ inline constexpr VipsFailOn kFailOn = VIPS_FAIL_ON_ERROR;
 vips::VImage load_image(const std::filesystem::path& path, const Probe& probe, int page, int n,
                         bool sequential, double shrink = 1.0, VipsFailOn fail_on = kFailOn);
 
+/// How many GIF frames decode, counting from the first, before one fails.
+int leading_gif_frames(const std::filesystem::path& path, const Probe& probe, const Deadline& deadline);
+
+/// Page 0 of an image, upright (EXIF orientation applied), 8-bit sRGB or grey,
+/// scaled to fit a box x box square when box > 0 (never enlarged).
+vips::VImage load_upright(const std::filesystem::path& path, const Probe& probe, int box);
+
 /// The colour policy of every output: CMYK and other non-RGB data goes to
 /// sRGB through its ICC profile; 16-bit and float drop to 8 bits.
 vips::VImage to_srgb8(const vips::VImage& in);
+
+/// An EXIF string field as libvips shows it, reduced to its value ("" when absent).
+std::string exif_value(const vips::VImage& img, const char* field);
+/// Perceptual hash of any upright 8-bit image.
+std::uint64_t phash_of(const vips::VImage& upright);
+
+/// Removes metadata: with `strip` everything but the ICC profile and the
+/// animation fields; without it only nothing (GPS included, as asked).
+vips::VImage strip_metadata(const vips::VImage& img, bool strip);
+
+/// Encodes `img` (frames stacked vertically when `frames` > 1) as `format`.
+std::string encode(const vips::VImage& img, const ops::TransformSpec& spec, const std::string& format,
+                   int frames);
 
 // ---- pure helpers, unit-tested directly ----
 

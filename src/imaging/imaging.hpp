@@ -53,6 +53,10 @@ struct Metadata {
                      // focal_length, gps{lat, lon}}, icc, pages, phash, dominant_color, blurhash
 };
 
+/// How a camera reads to people: the model when it already names the maker
+/// ("Canon EOS 40D"), else make and model ("OLYMPUS CORPORATION C8080WZ").
+std::string camera_name(const std::string& make, const std::string& model);
+
 /// Reads EXIF and computes the perceptual hash, dominant colour and blurhash.
 Metadata analyze(const std::filesystem::path& path, const Probe& probe, const Limits& limits);
 

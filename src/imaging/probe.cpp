@@ -15,6 +15,7 @@ using core::ErrorCode;
 
 namespace {
 
+constexpr std::size_t kMaxTextMetadata = 1 << 20;
 constexpr std::string_view kAccepted = "jpeg, png, webp, gif, avif, heic, jxl, tiff, svg";
 
 [[noreturn]] void refuse_unknown() {
@@ -33,9 +34,10 @@ int read_int(const vips::VImage& img, const char* field, int fallback) {
 }
 
 std::string read_string(const vips::VImage& img, const char* field) {
-  if (img.get_typeof(field) != G_TYPE_STRING) return {};
+  if (img.get_typeof(field) != G_TYPE_STRING && img.get_typeof(field) != VIPS_TYPE_REF_STRING) return {};
   try {
-    return img.get_string(field);
+    const char* v = img.get_string(field);
+    return v != nullptr ? v : "";
   } catch (const vips::VError&) {
     vips_error_clear();
     return {};
@@ -81,6 +83,18 @@ Probe finish_probe(const vips::VImage& img, std::string format, std::string_view
   p.orientation = read_int(img, "orientation", 1);
   if (p.orientation < 1 || p.orientation > 8) p.orientation = 1;
 
+  // Text chunks that inflate to megabytes are a metadata decompression bomb.
+  std::size_t text_bytes = 0;
+  gchar** fields = vips_image_get_fields(img.get_image());
+  for (gchar** f = fields; f != nullptr && *f != nullptr; ++f) {
+    if (img.get_typeof(*f) == VIPS_TYPE_REF_STRING || img.get_typeof(*f) == G_TYPE_STRING) text_bytes += read_string(img, *f).size();
+  }
+  g_strfreev(fields);
+  if (text_bytes > kMaxTextMetadata) {
+    throw Error(ErrorCode::image_too_large,
+                "image metadata inflates to " + std::to_string(text_bytes / 1024) +
+                    " KiB of text, the limit is " + std::to_string(kMaxTextMetadata / 1024) + " KiB");
+  }
   if (p.width <= 0 || p.height <= 0) {
     throw Error(ErrorCode::unsupported_media, "image has no pixels");
   }
@@ -115,6 +129,11 @@ Probe probe_file(const std::filesystem::path& path, const Limits& limits) {
   }
   std::string format = detail::format_of_loader(loader);
   if (format.empty()) refuse_unknown();
+  if (format == "gif" || format == "tiff") {
+    std::ifstream in(path, std::ios::binary);
+    const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    detail::check_structure(format, all, limits);
+  }
   try {
     auto img = detail::load_image(path, Probe{format}, 0, 1, true);
     return finish_probe(img, std::move(format), head, limits);
@@ -136,6 +155,7 @@ Probe probe_buffer(std::string_view bytes, const Limits& limits) {
   }
   std::string format = detail::format_of_loader(loader);
   if (format.empty()) refuse_unknown();
+  detail::check_structure(format, bytes, limits);
   try {
     // The buffer outlives this header-only image, which dies here.
     auto opts = vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL);
@@ -168,11 +188,19 @@ void verify_decode(const std::filesystem::path& path, const Probe& probe, const 
     deadline.check("decoding the image");
   };
 
-  if (probe.format == "gif" || probe.format == "webp") {
-    // The first frame must be intact; later GIF frames may be damaged (browsers
-    // show what decodes), but every frame must still decode without an error.
+  if (probe.format == "gif" && probe.frames > 1) {
+    // The first frame must be intact. A damaged later frame ends the animation
+    // early (browsers show the frames that decode), as render() does too.
     decode(0, 1, detail::kFailOn);
-    if (probe.frames > 1) decode(0, -1, probe.format == "gif" ? VIPS_FAIL_ON_NONE : detail::kFailOn);
+    try {
+      decode(0, -1, VIPS_FAIL_ON_NONE);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::unsupported_media) throw;
+      spdlog::info("animated GIF {}: {} of {} frames decode", path.string(),
+                   detail::leading_gif_frames(path, probe, deadline), probe.frames);
+    }
+  } else if (probe.format == "gif" || probe.format == "webp") {
+    decode(0, probe.frames > 1 ? -1 : 1, detail::kFailOn);
   } else if (probe.frames > 1) {
     // TIFF pages and HEIF images may differ in size: one load each.
     for (int page = 0; page < probe.frames; ++page) decode(page, 1, detail::kFailOn);
@@ -182,6 +210,21 @@ void verify_decode(const std::filesystem::path& path, const Probe& probe, const 
 }
 
 namespace detail {
+
+int leading_gif_frames(const std::filesystem::path& path, const Probe& probe, const Deadline& deadline) {
+  int good = 0;
+  for (; good < probe.frames; ++good) {
+    deadline.check("decoding the image");
+    try {
+      vips::VImage img = load_image(path, probe, good, 1, true, 1.0, VIPS_FAIL_ON_NONE);
+      (void)img.avg();
+    } catch (const vips::VError&) {
+      vips_error_clear();
+      break;
+    }
+  }
+  return good;
+}
 
 namespace {
 

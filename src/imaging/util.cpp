@@ -48,3 +48,64 @@ void rethrow_vips(const vips::VError& e, ErrorCode code, const std::string& mess
 
 
 }  // namespace progimage::imaging::detail
+
+namespace progimage::imaging::detail {
+
+namespace {
+
+// The ICC header's data colour space signature (bytes 16..19), e.g. "RGB ".
+std::string icc_space(const vips::VImage& img) {
+  if (img.get_typeof(VIPS_META_ICC_NAME) == 0) return {};
+  size_t len = 0;
+  const void* data = img.get_blob(VIPS_META_ICC_NAME, &len);
+  if (data == nullptr || len < 20) return {};
+  return std::string(static_cast<const char*>(data) + 16, 4);
+}
+
+}  // namespace
+
+vips::VImage to_srgb8(const vips::VImage& in) {
+  vips::VImage img = in;
+  const std::string space = icc_space(img);
+  const VipsInterpretation interp = img.interpretation();
+  if (!space.empty() && space != "RGB " && space != "GRAY") {
+    // CMYK, Lab...: only the profile says what the numbers mean. The result
+    // carries the sRGB profile libvips attaches.
+    img = img.icc_transform("srgb", vips::VImage::option()
+                                        ->set("embedded", TRUE)
+                                        ->set("intent", VIPS_INTENT_PERCEPTUAL));
+  } else if (interp == VIPS_INTERPRETATION_CMYK) {
+    img = img.colourspace(VIPS_INTERPRETATION_sRGB);
+  }
+  const int colour_bands = img.bands() - (img.has_alpha() ? 1 : 0);
+  const VipsInterpretation now = img.interpretation();
+  if (colour_bands <= 1 || now == VIPS_INTERPRETATION_B_W || now == VIPS_INTERPRETATION_GREY16) {
+    if (now != VIPS_INTERPRETATION_B_W || img.format() != VIPS_FORMAT_UCHAR) {
+      img = colour_bands <= 1 && now != VIPS_INTERPRETATION_GREY16 && img.format() == VIPS_FORMAT_UCHAR
+                ? img.copy(vips::VImage::option()->set("interpretation", VIPS_INTERPRETATION_B_W))
+                : img.colourspace(VIPS_INTERPRETATION_B_W);
+    }
+  } else if (now != VIPS_INTERPRETATION_sRGB) {
+    img = img.colourspace(VIPS_INTERPRETATION_sRGB);
+  }
+  if (img.format() != VIPS_FORMAT_UCHAR) img = img.cast(VIPS_FORMAT_UCHAR);
+  return img;
+}
+
+}  // namespace progimage::imaging::detail
+
+namespace progimage::imaging::detail {
+
+vips::VImage load_upright(const std::filesystem::path& path, const Probe& probe, int box) {
+  double shrink = 1.0;
+  if (box > 0) shrink = std::max(1.0, double(std::max(probe.width, probe.height)) / box);
+  vips::VImage img = load_image(path, probe, 0, 1, false, shrink);
+  img = to_srgb8(img).autorot();
+  if (box > 0) {
+    const double s = double(box) / std::max(img.width(), img.height());
+    if (s < 1.0) img = img.resize(s);
+  }
+  return img;
+}
+
+}  // namespace progimage::imaging::detail

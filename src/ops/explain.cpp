@@ -2,9 +2,21 @@
 
 #include <boost/json/object.hpp>
 
+#include <cmath>
+#include <cstdint>
+
 #include "ops/canonical.hpp"
 
 namespace progimage::ops {
+namespace {
+
+// Boost.JSON writes every double with an exponent (2 -> 2E0); whole numbers read better as integers.
+boost::json::value number(double v) {
+  if (v == std::trunc(v) && std::fabs(v) < 1e15) return static_cast<std::int64_t>(v);
+  return v;
+}
+
+}  // namespace
 
 boost::json::array explain_steps(const TransformSpec& s) {
   boost::json::array out;
@@ -31,7 +43,7 @@ boost::json::array explain_steps(const TransformSpec& s) {
     auto& o = step("resize");
     if (s.width) o["w"] = *s.width;
     if (s.height) o["h"] = *s.height;
-    o["dpr"] = s.dpr;
+    o["dpr"] = number(s.dpr);
     o["fit"] = to_string(s.fit);
     o["gravity"] = to_string(s.gravity);
     o["enlarge"] = s.enlarge;
@@ -43,16 +55,16 @@ boost::json::array explain_steps(const TransformSpec& s) {
     if (s.bg) o["bg"] = "#" + to_string(*s.bg);
   }
   if (s.flip != Flip::none) step("flip")["direction"] = to_string(s.flip);
-  if (s.blur) step("blur")["sigma"] = *s.blur;
-  if (s.sharpen) step("sharpen")["sigma"] = *s.sharpen;
+  if (s.blur) step("blur")["sigma"] = number(*s.blur);
+  if (s.sharpen) step("sharpen")["sigma"] = number(*s.sharpen);
   if (s.grayscale) step("grayscale");
   if (s.sepia) step("sepia");
   if (s.negate) step("negate");
-  if (s.brightness) step("brightness")["factor"] = *s.brightness;
-  if (s.saturation) step("saturation")["factor"] = *s.saturation;
-  if (s.hue) step("hue")["degrees"] = *s.hue;
-  if (s.contrast) step("contrast")["factor"] = *s.contrast;
-  if (s.gamma) step("gamma")["gamma"] = *s.gamma;
+  if (s.brightness) step("brightness")["factor"] = number(*s.brightness);
+  if (s.saturation) step("saturation")["factor"] = number(*s.saturation);
+  if (s.hue) step("hue")["degrees"] = number(*s.hue);
+  if (s.contrast) step("contrast")["factor"] = number(*s.contrast);
+  if (s.gamma) step("gamma")["gamma"] = number(*s.gamma);
   if (s.tint) step("tint")["color"] = "#" + to_string(*s.tint);
   if (s.mask.kind != MaskKind::none) {
     auto& o = step("mask");
@@ -65,8 +77,8 @@ boost::json::array explain_steps(const TransformSpec& s) {
     auto& o = step("watermark");
     o["image"] = s.watermark->image_id;
     o["gravity"] = to_string(s.watermark->gravity);
-    o["opacity"] = s.watermark->opacity;
-    o["scale"] = s.watermark->scale;
+    o["opacity"] = number(s.watermark->opacity);
+    o["scale"] = number(s.watermark->scale);
   }
   if (s.bg) step("background")["color"] = "#" + to_string(*s.bg);
 

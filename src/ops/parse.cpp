@@ -485,7 +485,11 @@ Entry to_entry(std::string_view key, const boost::json::value& v) {
 }  // namespace
 
 QueryParams split_query(std::string_view raw_query) {
-  auto parsed = boost::urls::parse_query(raw_query);
+  // Boost.URL 1.81's parse_query() builds its view from strlen(s.data()), not
+  // s.size() (found by ops_fuzz): give it a NUL-terminated copy. A valid query
+  // holds no NUL, so the view then ends exactly at the end of the copy.
+  const std::string buffer(raw_query);
+  auto parsed = boost::urls::parse_query(buffer);
   if (!parsed)
     throw Error(ErrorCode::bad_parameter,
                 "the query string is malformed (bad percent-encoding or a character that must be encoded)");

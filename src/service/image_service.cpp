@@ -114,10 +114,7 @@ std::optional<Derivative> ImageService::cached(const std::string& key) {
   if (!row) return std::nullopt;
   auto bytes = blobs_.read(Space::derivatives, key);
   if (!bytes) return std::nullopt;  // indexed but gone: render again
-  {
-    std::lock_guard lock(usage_mutex_);
-    usage_[key] = core::unix_now();
-  }
+  catalog_.touch_derivative(key, core::unix_now());  // buffered by the catalog
   counters_.cache_hits.fetch_add(1);
   return Derivative{key, row->format, std::string(imaging::mime_type(row->format)), row->width, row->height, true,
                     std::move(*bytes)};
@@ -195,15 +192,6 @@ void ImageService::enforce_budget() {
     blobs_.remove(Space::derivatives, key);
     counters_.evictions.fetch_add(1);
   }
-}
-
-void ImageService::flush_cache_usage() {
-  std::unordered_map<std::string, std::int64_t> batch;
-  {
-    std::lock_guard lock(usage_mutex_);
-    batch.swap(usage_);
-  }
-  for (const auto& [key, when] : batch) catalog_.touch_derivative(key, when);
 }
 
 }  // namespace progimage::service

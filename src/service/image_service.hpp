@@ -82,9 +82,6 @@ class ImageService {
   /// What render() would produce, without encoding.
   imaging::Plan explain(const core::ImageRecord& image, const ops::TransformSpec& spec, const std::string& format);
 
-  /// Writes the in-memory "last used" times of cache hits to the catalog.
-  void flush_cache_usage();
-
   const Counters& counters() const { return counters_; }
   const imaging::Limits& limits() const { return limits_; }
   catalog::Catalog& catalog() { return catalog_; }
@@ -102,8 +99,6 @@ class ImageService {
   std::int64_t cache_bytes_;
   Counters counters_;
   std::array<std::mutex, 64> sha_locks_;  // serialise publish+insert against delete of one blob
-  std::mutex usage_mutex_;
-  std::unordered_map<std::string, std::int64_t> usage_;  // key -> last used (unix seconds)
   std::mutex budget_mutex_;
 };
 

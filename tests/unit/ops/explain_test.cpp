@@ -31,10 +31,13 @@ TEST(Explain, StepsCarryParameters) {
   auto steps = explain_steps(q("h=300&w=300&fit=cover&format=webp&q=80&rotate=45&bg=00000080"));
   EXPECT_EQ(boost::json::serialize(steps),
             R"([{"op":"autorotate"},)"
-            R"({"op":"resize","w":300,"h":300,"dpr":1E0,"fit":"cover","gravity":"center","enlarge":false},)"
+            R"({"op":"resize","w":300,"h":300,"dpr":1,"fit":"cover","gravity":"center","enlarge":false},)"
             R"({"op":"rotate","degrees":45,"bg":"#00000080"},)"
             R"({"op":"background","color":"#00000080"},)"
             R"({"op":"encode","format":"webp","q":80,"strip":true}])");
+  auto filters = explain_steps(q("blur=1.5&gamma=2&autorotate=false"));
+  EXPECT_EQ(filters.at(0).at("sigma").as_double(), 1.5);
+  EXPECT_EQ(filters.at(1).at("gamma").as_int64(), 2);
   auto mask = explain_steps(q("mask=rounded:5&autorotate=false"));
   EXPECT_EQ(mask.at(0).at("shape"), "rounded");
   EXPECT_EQ(mask.at(0).at("radius"), 5);

@@ -366,7 +366,7 @@ TEST(ParseJson, SameSpecAsQuery) {
             q("crop=1,2,3,4&w=10&bg=00ff00"));
   EXPECT_EQ(j(R"({"gravity": "fp:0.5:0.25", "watermark": "abc", "wm_scale": 0.1, "wm_opacity": 1})"),
             q("gravity=fp:0.5:0.25&watermark=abc&wm_scale=0.1&wm_opacity=1"));
-  EXPECT_EQ(j(R"({"blur": 1e-1, "sharpen": 5E0})"), q("blur=0.1&sharpen=5"));  // JSON exponents are numbers
+  EXPECT_EQ(j(R"({"blur": 5e-1, "sharpen": 5E0})"), q("blur=0.5&sharpen=5"));  // JSON exponents are numbers
   EXPECT_EQ(canonical(j(R"({"w": 300, "h": 300, "fit": "cover", "format": "webp"})")),
             "fit=cover&format=webp&h=300&w=300");
 
@@ -408,4 +408,14 @@ TEST(IsTransformParameter, KnowsEveryName) {
   EXPECT_FALSE(is_transform_parameter("url"));
   EXPECT_FALSE(is_transform_parameter("W"));
   EXPECT_FALSE(is_transform_parameter(""));
+}
+
+TEST(FormatFromExtension, MapsExtensionsOntoFormats) {
+  EXPECT_EQ(format_from_extension("jpg"), "jpeg");
+  EXPECT_EQ(format_from_extension("JPEG"), "jpeg");
+  EXPECT_EQ(format_from_extension("tif"), "tiff");
+  for (auto f : {"png", "webp", "avif", "heic", "jxl", "gif", "tiff", "jp2", "svg"}) EXPECT_EQ(format_from_extension(f), f);
+  EXPECT_EQ(format_from_extension("auto"), std::nullopt);
+  EXPECT_EQ(format_from_extension("bmp"), std::nullopt);
+  EXPECT_EQ(format_from_extension(""), std::nullopt);
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds, and runs every test tier:
+#   1. unit, contract, corpus and crash tests on the optimised build;
+#   2. unit and contract tests again under AddressSanitizer + UBSan;
+#   3. the fuzz targets for a bounded time (clang, libFuzzer).
+# Ends with one line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+scripts/install-deps.sh --test || exit 1
+jobs=$(nproc)
+logs=$(mktemp -d)
+failed_steps=()
+
+run_ctest() {  # name, build dir, ctest args...
+  local name=$1 dir=$2
+  shift 2
+  echo "=== $name"
+  ctest --test-dir "$dir" --output-on-failure --timeout 900 "$@" 2>&1 | tee "$logs/$name.log"
+  [[ ${PIPESTATUS[0]} == 0 ]] || failed_steps+=("$name")
+}
+
+build() {  # dir, cmake args...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null && cmake --build "$dir" -j "$jobs"
+}
+
+if build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+  run_ctest release build/release -j 2
+else
+  failed_steps+=("release build")
+fi
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0
+export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+if build build/asan -DCMAKE_BUILD_TYPE=Debug -DPROGIMAGE_SANITIZE=ON; then
+  run_ctest asan build/asan -L "unit|contract" -LE slow -j 2
+else
+  failed_steps+=("sanitizer build")
+fi
+unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
+
+if CC=clang-14 CXX=clang++-14 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+     -DPROGIMAGE_FUZZ=ON >/dev/null &&
+   cmake --build build/fuzz -j "$jobs" --target progimage_fuzzers; then
+  run_ctest fuzz build/fuzz -L fuzz
+else
+  failed_steps+=("fuzz build")
+fi
+
+passed=0 failed=0
+for f in "$logs"/*.log; do
+  line=$(grep -E "tests passed, [0-9]+ tests? failed out of" "$f" | tail -1)
+  [[ -n $line ]] || continue
+  total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
+  bad=$(sed -E 's/.*, ([0-9]+) tests? failed.*/\1/' <<<"$line")
+  passed=$((passed + total - bad))
+  failed=$((failed + bad))
+done
+for s in "${failed_steps[@]}"; do echo "failed: $s"; done
+((${#failed_steps[@]} == 0)) || failed=$((failed > 0 ? failed : 1))
+echo "$passed passed, $failed failed"
+((failed == 0))

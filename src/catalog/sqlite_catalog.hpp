@@ -1,0 +1,95 @@
+#pragma once
+// The catalog in one SQLite file (WAL mode), for single-machine deployments.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+
+namespace progimage::catalog {
+
+namespace sqlite {
+class Connection;
+}
+
+/// Catalog over SQLite 3 in WAL mode with `synchronous=FULL`: once a write
+/// method returns, the change survives kill -9 and power loss.
+///
+/// Threads: every method may be called from any number of threads at once.
+/// Writes go through one connection, one transaction at a time; reads use a
+/// small pool of read-only connections and never wait for a writer (WAL).
+///
+/// Errors: a malformed list cursor throws core::Error(bad_parameter); a busy
+/// database (another process holding the write lock past the 5 s busy
+/// timeout) or a full disk throws core::Error(unavailable); any other SQLite
+/// failure throws core::Error(internal) whose message is for logs only. A
+/// record that breaks the rules (empty sha256, metadata_json not a JSON
+/// object) throws std::invalid_argument: the caller builds records, so that is
+/// a bug, not bad input.
+///
+/// Derivative touches are buffered in memory and written in batches (at most
+/// about a second late, and at destruction); readers of this object see them
+/// at once. touch_derivative() can therefore throw the error of a batch.
+class SqliteCatalog final : public Catalog {
+ public:
+  /// Opens or creates the database (and its parent directories) and applies
+  /// pending schema migrations. Throws when the file cannot be used or was
+  /// written by a newer schema.
+  explicit SqliteCatalog(std::filesystem::path db_file);
+  ~SqliteCatalog() override;
+  SqliteCatalog(const SqliteCatalog&) = delete;
+  SqliteCatalog& operator=(const SqliteCatalog&) = delete;
+
+  InsertResult insert_image(const core::ImageRecord& image) override;
+  std::optional<core::ImageRecord> get_image(const std::string& id) override;
+  std::optional<core::ImageRecord> update_image(const std::string& id, const ImagePatch& patch) override;
+  DeleteResult delete_image(const std::string& id) override;
+  ImagePage list_images(const ImageQuery& query) override;
+
+  std::optional<DerivativeRecord> get_derivative(const std::string& key) override;
+  void put_derivative(const DerivativeRecord& d) override;
+  void touch_derivative(const std::string& key, std::int64_t now) override;
+  std::vector<DerivativeRecord> list_derivatives(const std::string& sha256) override;
+  std::vector<std::string> remove_derivatives(const std::string& sha256) override;
+  std::int64_t derivative_bytes() override;
+  std::vector<std::string> evict_derivatives(std::int64_t budget) override;
+
+  bool healthy() override;
+  /// Runs `PRAGMA integrity_check`, `PRAGMA foreign_key_check` and the
+  /// full-text index check; "ok" or one line per problem.
+  std::string integrity_check() override;
+
+  /// Writes buffered derivative touches now.
+  void flush_touches();
+  /// The schema version of the open database.
+  int schema_version();
+  /// The newest schema version this program knows.
+  static int latest_schema_version() noexcept;
+
+  const std::filesystem::path& file() const noexcept { return file_; }
+
+ private:
+  class ReaderLease;
+  ReaderLease reader();
+  void migrate();
+  std::int64_t pending_touch(const std::string& key);
+
+  std::filesystem::path file_;
+
+  std::mutex write_mu_;  // one write transaction at a time, on writer_
+  std::unique_ptr<sqlite::Connection> writer_;
+
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;
+
+  std::mutex touch_mu_;
+  std::unordered_map<std::string, std::int64_t> touches_;  // key -> newest last_used_at
+  std::chrono::steady_clock::time_point last_flush_;
+};
+
+}  // namespace progimage::catalog
