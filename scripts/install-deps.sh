@@ -16,8 +16,13 @@ test_pkgs=(
   curl procps
 )
 
+bench_pkgs=(wrk nginx-light curl python3)
+
 want=("${build_pkgs[@]}")
-if [[ ${1:-} == --test ]]; then want+=("${test_pkgs[@]}"); fi
+case ${1:-} in
+  --test) want+=("${test_pkgs[@]}") ;;
+  --bench) want+=("${bench_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

@@ -81,8 +81,9 @@ void rotated_size(int w, int h, int degrees, int& out_w, int& out_h) {
   } else {
     const double r = d * M_PI / 180.0;
     const double c = std::abs(std::cos(r)), s = std::abs(std::sin(r));
-    out_w = static_cast<int>(std::ceil(w * c + h * s - 1e-9));
-    out_h = static_cast<int>(std::ceil(w * s + h * c - 1e-9));
+    // libvips rounds the rotated bounding box to the nearest pixel.
+    out_w = static_cast<int>(std::lround(w * c + h * s));
+    out_h = static_cast<int>(std::lround(w * s + h * c));
   }
 }
 

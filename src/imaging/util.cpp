@@ -38,6 +38,8 @@ void KillSwitch::on_eval(VipsImage* image, VipsProgress* progress, void* self) {
 
 void rethrow_vips(const vips::VError& e, ErrorCode code, const std::string& message,
                   const KillSwitch* kill) {
+  // libvips keeps one process-wide error buffer: log this failure, then empty it.
+  vips_error_clear();
   if (kill != nullptr && kill->fired()) {
     spdlog::warn("libvips stopped at the deadline: {}", e.what());
     throw Error(ErrorCode::timeout, "image processing took too long");

@@ -408,8 +408,8 @@ std::vector<Entry> to_entries(const QueryParams& params) {
 
 std::string preset_names(const Presets& presets) {
   if (presets.empty()) return "none are configured";
-  std::string out = "one of ";
-  for (const auto& [name, _] : presets) out += (out.size() > 7 ? ", " : "") + name;
+  std::string out;
+  for (const auto& [name, _] : presets) out += (out.empty() ? "one of " : ", ") + name;
   return out;
 }
 
@@ -460,7 +460,7 @@ Entry to_entry(std::string_view key, const boost::json::value& v) {
     case boost::json::kind::int64: e.text = std::to_string(v.get_int64()); break;
     case boost::json::kind::uint64: e.text = std::to_string(v.get_uint64()); break;
     case boost::json::kind::double_:
-      // Non-finite values render as "inf"/"nan", which no parameter accepts.
+      // Overflowing literals (1e400) parse as infinity: "nan" is accepted by no parameter.
       e.text = std::isfinite(v.get_double()) ? format_number(v.get_double()) : "nan";
       break;
     case boost::json::kind::array: {

@@ -114,7 +114,11 @@ std::optional<Derivative> ImageService::cached(const std::string& key) {
   if (!row) return std::nullopt;
   auto bytes = blobs_.read(Space::derivatives, key);
   if (!bytes) return std::nullopt;  // indexed but gone: render again
-  catalog_.touch_derivative(key, core::unix_now());  // buffered by the catalog
+  try {
+    catalog_.touch_derivative(key, core::unix_now());  // buffered by the catalog
+  } catch (const std::exception&) {
+    // Losing a "last used" time only makes eviction less exact; serve the hit.
+  }
   counters_.cache_hits.fetch_add(1);
   return Derivative{key, row->format, std::string(imaging::mime_type(row->format)), row->width, row->height, true,
                     std::move(*bytes)};

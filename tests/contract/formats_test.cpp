@@ -1,8 +1,13 @@
 // Contract point 6: GET /v1/images/{id}.{ext} for every output format,
 // checked by decoding the answer with libvips: format, oriented size, alpha,
 // animation, metadata, and the derivative cache.
+#include <vips/vips8>
+
+#include <algorithm>
+#include <cctype>
 #include <regex>
 
+#include "core/hash.hpp"
 #include "harness.hpp"
 
 namespace progimage::contract {

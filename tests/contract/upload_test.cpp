@@ -220,7 +220,9 @@ TEST_F(UploadTest, SameBytesTwiceAreStoredOnce) {
   boost::json::object o{{"data", base64(png)}};
   auto js = http().request("POST", "/v1/images", boost::json::serialize(o), {{"Content-Type", "application/json"}});
   EXPECT_TRUE(is_json_ok(js, 200));
-  if (auto j = js.json()) EXPECT_EQ(jstring(*j, "id"), first.id);
+  if (auto j = js.json()) {
+    EXPECT_EQ(jstring(*j, "id"), first.id);
+  }
 
   // Stored once: one file in the data directory holds these bytes.
   EXPECT_EQ(files_with_content(server().data_dir(), sha256_hex(png)).size(), 1u);

@@ -42,7 +42,7 @@ TEST(Analyze, CameraOfEveryExifSampleMatchesTheManifest) {
     EXPECT_EQ(exif.at("model").as_string(), m.camera_model);
     ++checked;
   }
-  EXPECT_GE(checked, 22);
+  EXPECT_EQ(checked, 19);  // 21 notes in exif-samples, less Reconyx and the corrupt one
 }
 
 TEST(Analyze, ExifFieldsOfAGpsPhoto) {

@@ -83,8 +83,8 @@ TEST(Geometry, RotatedBoundingBox) {
   rotated_size(300, 200, -180, w, h);
   EXPECT_EQ(w, 300);
   rotated_size(100, 100, 45, w, h);
-  EXPECT_EQ(w, 142);
-  EXPECT_EQ(h, 142);
+  EXPECT_EQ(w, 141);
+  EXPECT_EQ(h, 141);
 }
 
 TEST(Geometry, PlaceByGravity) {
