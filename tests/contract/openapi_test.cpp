@@ -1,0 +1,673 @@
+// The OpenAPI description (docs/openapi.json, embedded in the binary and
+// served at GET /openapi.json) kept honest against the real server:
+//  - it is JSON, OpenAPI 3.1.x, its $refs resolve and its path templates have
+//    their path parameters;
+//  - every documented path + method is routed by the server (no 404 "no such
+//    endpoint", no 405), and every route of the server is documented;
+//  - the documented ranges and enums of the query parameters are what the
+//    server accepts and refuses;
+//  - real answers of the server match the documented response schemas.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "harness.hpp"
+
+namespace progimage::contract {
+namespace {
+
+namespace json = boost::json;
+
+// The server's routes as registered in Api::install (src/http/api.cpp). A route
+// added there must be added here and documented in docs/openapi.json. (The
+// router also answers HEAD for every GET route.)
+const std::vector<std::pair<std::string, std::string>> kServerRoutes = {
+    {"GET", "/healthz"},
+    {"GET", "/readyz"},
+    {"GET", "/metrics"},
+    {"GET", "/openapi.json"},
+    {"POST", "/v1/images"},
+    {"GET", "/v1/images"},
+    {"GET", "/v1/images/{id}"},
+    {"GET", "/v1/images/{id}.{ext}"},
+    {"PATCH", "/v1/images/{id}"},
+    {"DELETE", "/v1/images/{id}"},
+    {"GET", "/v1/images/{id}/info"},
+    {"GET", "/v1/images/{id}/explain"},
+    {"GET", "/v1/images/{id}/derivatives"},
+    {"DELETE", "/v1/images/{id}/derivatives"},
+    {"POST", "/v1/transform"},
+};
+
+// The transform parameters the server accepts, aliases included (kParameters
+// and the preset/sig special cases in src/ops/parse.cpp). Each must be
+// documented on the operations that take transform parameters.
+const std::vector<std::string> kServerTransformParameters = {
+    "w",          "width",      "h",         "height",   "dpr",       "fit",        "gravity",  "crop",
+    "enlarge",    "rotate",     "flip",      "autorotate", "blur",    "sharpen",    "grayscale", "greyscale",
+    "sepia",      "negate",     "brightness", "saturation", "hue",    "contrast",   "gamma",    "tint",
+    "mask",       "watermark",  "wm_gravity", "wm_opacity", "wm_scale", "bg",       "background", "trim",
+    "format",     "q",          "quality",   "lossless", "progressive", "effort",  "strip",    "page",
+    "animated",   "fallback",   "preset",    "sig",
+};
+
+const std::set<std::string> kMethods = {"get", "put", "post", "delete", "options", "head", "patch", "trace"};
+
+// An id of the right shape that no image has.
+constexpr const char* kMadeUpId = "openapiNoSuchImage0001";
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+/// The path with {id} and {ext} filled in.
+std::string concrete(const std::string& templ, const std::string& id = kMadeUpId) {
+  std::string out = std::regex_replace(templ, std::regex("\\{id\\}"), id);
+  out = std::regex_replace(out, std::regex("\\{ext\\}"), "webp");
+  return out;
+}
+
+/// The document in the source tree, found from this file's path.
+fs::path source_document() {
+  return fs::path(__FILE__).parent_path().parent_path().parent_path() / "docs" / "openapi.json";
+}
+
+/// The value at a local JSON pointer ("#/components/schemas/Image"), or nullptr.
+const json::value* resolve_pointer(const json::value& doc, std::string_view ref) {
+  if (!ref.starts_with("#")) return nullptr;
+  ref.remove_prefix(1);
+  const json::value* cur = &doc;
+  while (!ref.empty()) {
+    if (ref.front() != '/') return nullptr;
+    ref.remove_prefix(1);
+    auto slash = ref.find('/');
+    std::string token(ref.substr(0, slash));
+    ref = slash == std::string_view::npos ? std::string_view{} : ref.substr(slash);
+    std::string unescaped;
+    for (std::size_t i = 0; i < token.size(); ++i) {
+      if (token[i] == '~' && i + 1 < token.size()) {
+        unescaped += token[i + 1] == '1' ? '/' : '~';
+        ++i;
+      } else {
+        unescaped += token[i];
+      }
+    }
+    if (cur->is_object()) {
+      cur = cur->as_object().if_contains(unescaped);
+    } else if (cur->is_array()) {
+      std::size_t i = std::stoul(unescaped);
+      cur = i < cur->as_array().size() ? &cur->as_array()[i] : nullptr;
+    } else {
+      return nullptr;
+    }
+    if (!cur) return nullptr;
+  }
+  return cur;
+}
+
+/// Follows $ref chains.
+const json::value& deref(const json::value& doc, const json::value& v) {
+  const json::value* cur = &v;
+  for (int i = 0; i < 16 && cur->is_object(); ++i) {
+    auto* r = cur->as_object().if_contains("$ref");
+    if (!r || !r->is_string()) break;
+    auto* next = resolve_pointer(doc, r->as_string());
+    if (!next) break;
+    cur = next;
+  }
+  return *cur;
+}
+
+void collect_refs(const json::value& v, const std::string& where, std::vector<std::pair<std::string, std::string>>& out) {
+  if (v.is_object()) {
+    for (const auto& kv : v.as_object()) {
+      std::string here = where + "/" + std::string(kv.key());
+      if (kv.key() == "$ref" && kv.value().is_string()) out.emplace_back(here, std::string(kv.value().as_string()));
+      collect_refs(kv.value(), here, out);
+    }
+  } else if (v.is_array()) {
+    for (std::size_t i = 0; i < v.as_array().size(); ++i)
+      collect_refs(v.as_array()[i], where + "/" + std::to_string(i), out);
+  }
+}
+
+struct Operation {
+  std::string path;    // template, e.g. /v1/images/{id}
+  std::string method;  // lower case
+  const json::object* op;
+};
+
+std::vector<Operation> operations(const json::value& doc) {
+  std::vector<Operation> out;
+  auto* paths = doc.as_object().if_contains("paths");
+  if (!paths || !paths->is_object()) return out;
+  for (const auto& p : paths->as_object()) {
+    if (!p.value().is_object()) continue;
+    for (const auto& m : p.value().as_object())
+      if (kMethods.count(std::string(m.key())) && m.value().is_object())
+        out.push_back({std::string(p.key()), std::string(m.key()), &m.value().as_object()});
+  }
+  return out;
+}
+
+/// The operation's parameters (path-level ones included), $refs resolved.
+std::vector<const json::object*> parameters(const json::value& doc, const Operation& o) {
+  std::vector<const json::object*> out;
+  auto add = [&](const json::value* list) {
+    if (!list || !list->is_array()) return;
+    for (const auto& p : list->as_array()) {
+      const auto& r = deref(doc, p);
+      if (r.is_object()) out.push_back(&r.as_object());
+    }
+  };
+  add(doc.at("paths").at(o.path).as_object().if_contains("parameters"));
+  add(o.op->if_contains("parameters"));
+  return out;
+}
+
+std::string str(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// ---------------------------------------------------------------- a small JSON Schema check
+
+/// Checks `v` against a JSON Schema (2020-12 subset: $ref, type, const, enum,
+/// required, properties, additionalProperties, items, allOf, anyOf, oneOf,
+/// minimum, maximum, pattern). Appends messages to `errors`.
+class SchemaCheck {
+ public:
+  explicit SchemaCheck(const json::value& doc) : doc_(doc) {}
+
+  bool check(const json::value& v, const json::value& schema_in, const std::string& where,
+             std::vector<std::string>& errors) const {
+    const json::value& schema = deref(doc_, schema_in);
+    if (!schema.is_object()) return true;
+    const auto& s = schema.as_object();
+    std::size_t before = errors.size();
+    auto fail = [&](const std::string& msg) { errors.push_back(where + ": " + msg + " (got " + json::serialize(v).substr(0, 200) + ")"); };
+
+    if (auto* t = s.if_contains("type")) {
+      bool ok = false;
+      if (t->is_string()) ok = has_type(v, t->as_string());
+      else if (t->is_array())
+        for (const auto& e : t->as_array()) ok = ok || (e.is_string() && has_type(v, e.as_string()));
+      if (!ok) {
+        fail("type is not " + json::serialize(*t));
+        return false;
+      }
+    }
+    if (auto* c = s.if_contains("const"); c && !(*c == v)) fail("is not " + json::serialize(*c));
+    if (auto* e = s.if_contains("enum"); e && e->is_array()) {
+      bool found = false;
+      for (const auto& x : e->as_array()) found = found || x == v;
+      if (!found) fail("is not in " + json::serialize(*e));
+    }
+    if (v.is_number()) {
+      double d = v.to_number<double>();
+      if (auto* m = s.if_contains("minimum"); m && m->is_number() && d < m->to_number<double>()) fail("below minimum");
+      if (auto* m = s.if_contains("maximum"); m && m->is_number() && d > m->to_number<double>()) fail("above maximum");
+    }
+    if (v.is_string()) {
+      if (auto* p = s.if_contains("pattern"); p && p->is_string()) {
+        std::regex re(std::string(p->as_string()));
+        if (!std::regex_search(std::string(v.as_string()), re)) fail("does not match " + std::string(p->as_string()));
+      }
+    }
+    if (v.is_object()) {
+      const auto& o = v.as_object();
+      if (auto* req = s.if_contains("required"); req && req->is_array())
+        for (const auto& k : req->as_array())
+          if (k.is_string() && !o.contains(k.as_string())) fail("lacks required \"" + std::string(k.as_string()) + "\"");
+      const json::object* props = nullptr;
+      if (auto* p = s.if_contains("properties"); p && p->is_object()) props = &p->as_object();
+      for (const auto& kv : o) {
+        std::string here = where + "." + std::string(kv.key());
+        if (props && props->contains(kv.key())) {
+          check(kv.value(), props->at(kv.key()), here, errors);
+        } else if (auto* ap = s.if_contains("additionalProperties")) {
+          if (ap->is_bool() && !ap->as_bool()) errors.push_back(here + ": not allowed by the schema");
+          else if (ap->is_object()) check(kv.value(), *ap, here, errors);
+        }
+      }
+    }
+    if (v.is_array()) {
+      if (auto* items = s.if_contains("items"))
+        for (std::size_t i = 0; i < v.as_array().size(); ++i)
+          check(v.as_array()[i], *items, where + "[" + std::to_string(i) + "]", errors);
+    }
+    if (auto* all = s.if_contains("allOf"); all && all->is_array())
+      for (const auto& sub : all->as_array()) check(v, sub, where, errors);
+    for (const char* kind : {"anyOf", "oneOf"}) {
+      auto* list = s.if_contains(kind);
+      if (!list || !list->is_array()) continue;
+      int matches = 0;
+      std::vector<std::string> sub_errors;
+      for (const auto& sub : list->as_array()) {
+        std::vector<std::string> e;
+        check(v, sub, where, e);
+        if (e.empty()) ++matches;
+        else sub_errors.insert(sub_errors.end(), e.begin(), e.end());
+      }
+      if (matches == 0) {
+        fail(std::string("matches no branch of ") + kind);
+        errors.insert(errors.end(), sub_errors.begin(), sub_errors.end());
+      } else if (std::string_view(kind) == "oneOf" && matches > 1) {
+        fail("matches " + std::to_string(matches) + " branches of oneOf");
+      }
+    }
+    return errors.size() == before;
+  }
+
+ private:
+  static bool has_type(const json::value& v, std::string_view t) {
+    if (t == "null") return v.is_null();
+    if (t == "boolean") return v.is_bool();
+    if (t == "object") return v.is_object();
+    if (t == "array") return v.is_array();
+    if (t == "string") return v.is_string();
+    if (t == "number") return v.is_number();
+    if (t == "integer") {
+      if (v.is_int64() || v.is_uint64()) return true;
+      return v.is_double() && std::trunc(v.as_double()) == v.as_double();
+    }
+    return false;
+  }
+
+  const json::value& doc_;
+};
+
+// ---------------------------------------------------------------- without the server
+
+/// The file in the source tree parses with Boost.JSON and is an OpenAPI 3.1 document.
+TEST(OpenApiDocument, SourceFileIsValidJson) {
+  auto path = source_document();
+  if (!fs::exists(path)) GTEST_SKIP() << path << " is not here (tests run away from the source tree)";
+  std::string text = read_file(path);
+  boost::system::error_code ec;
+  json::value doc = json::parse(text, ec);
+  ASSERT_FALSE(ec) << path << " is not valid JSON: " << ec.message();
+  ASSERT_TRUE(doc.is_object());
+  EXPECT_TRUE(jstring(doc, "openapi").starts_with("3.1.")) << "openapi is \"" << jstring(doc, "openapi") << "\"";
+  EXPECT_FALSE(jstring(doc, "info.title").empty());
+  EXPECT_FALSE(jstring(doc, "info.version").empty());
+  // configure_file() embeds the file with @ONLY: an @NAME@ in it would be replaced.
+  EXPECT_FALSE(std::regex_search(text, std::regex("@[A-Za-z_0-9]+@"))) << "an @VAR@ would be substituted by CMake";
+  EXPECT_EQ(text.find(")OPENAPI\""), std::string::npos) << "would end the raw string literal it is embedded in";
+}
+
+// ---------------------------------------------------------------- against the server
+
+class OpenApiTest : public SharedServerTest<OpenApiTest> {
+ protected:
+  /// GET /openapi.json, parsed; fails the test when it is not an OpenAPI 3.1 JSON document.
+  static const json::value& doc() {
+    static json::value cached;
+    static bool loaded = false;
+    if (!loaded) {
+      auto r = http().get("/openapi.json");
+      EXPECT_EQ(r.status, 200) << r.describe();
+      boost::system::error_code ec;
+      cached = json::parse(r.body, ec);
+      EXPECT_FALSE(ec) << "/openapi.json is not JSON: " << ec.message();
+      if (ec || !cached.is_object()) cached = json::object{};
+      loaded = true;
+    }
+    return cached;
+  }
+};
+
+TEST_F(OpenApiTest, ServedDocumentIsOpenApi31) {
+  auto r = http().get("/openapi.json");
+  ASSERT_EQ(r.status, 200) << r.describe();
+  EXPECT_TRUE(r.header("Content-Type").starts_with("application/json")) << r.header("Content-Type");
+  boost::system::error_code ec;
+  json::value d = json::parse(r.body, ec);
+  ASSERT_FALSE(ec) << "not JSON: " << ec.message();
+  ASSERT_TRUE(d.is_object());
+  EXPECT_TRUE(jstring(d, "openapi").starts_with("3.1.")) << "openapi is \"" << jstring(d, "openapi") << "\"";
+  EXPECT_FALSE(jstring(d, "info.title").empty());
+  EXPECT_FALSE(jstring(d, "info.version").empty());
+  ASSERT_NE(jfind(d, "paths"), nullptr);
+  EXPECT_TRUE(jfind(d, "paths")->is_object());
+  EXPECT_NE(jfind(d, "components.securitySchemes"), nullptr);
+
+  // The binary embeds the current file (a stale build would serve an old one).
+  auto path = source_document();
+  if (fs::exists(path)) {
+    auto source = json::parse(read_file(path), ec);
+    EXPECT_FALSE(ec);
+    EXPECT_TRUE(source == d) << "/openapi.json differs from " << path << "; rebuild progimage";
+  }
+}
+
+TEST_F(OpenApiTest, DocumentIsWellFormed) {
+  const auto& d = doc();
+  // Every $ref resolves.
+  std::vector<std::pair<std::string, std::string>> refs;
+  collect_refs(d, "#", refs);
+  EXPECT_FALSE(refs.empty());
+  for (const auto& [where, ref] : refs)
+    EXPECT_NE(resolve_pointer(d, ref), nullptr) << where << ": $ref " << ref << " does not resolve";
+
+  std::set<std::string> operation_ids;
+  auto ops = operations(d);
+  EXPECT_FALSE(ops.empty());
+  static const std::regex templ("\\{([^}]+)\\}");
+  for (const auto& o : ops) {
+    std::string what = upper(o.method) + " " + o.path;
+    // operationId unique, responses present.
+    std::string id = str(*o.op, "operationId");
+    EXPECT_FALSE(id.empty()) << what << " has no operationId";
+    EXPECT_TRUE(operation_ids.insert(id).second) << what << ": operationId " << id << " is not unique";
+    auto* responses = o.op->if_contains("responses");
+    EXPECT_TRUE(responses && responses->is_object() && !responses->as_object().empty()) << what << " has no responses";
+    // Every {name} of the path is a required path parameter, and every path parameter is in the path.
+    std::set<std::string> in_template;
+    for (std::sregex_iterator it(o.path.begin(), o.path.end(), templ), end; it != end; ++it) in_template.insert((*it)[1]);
+    std::set<std::string> declared;
+    for (const auto* p : parameters(d, o)) {
+      if (str(*p, "in") != "path") continue;
+      declared.insert(str(*p, "name"));
+      auto* req = p->if_contains("required");
+      EXPECT_TRUE(req && req->is_bool() && req->as_bool()) << what << ": path parameter " << str(*p, "name") << " is not required";
+    }
+    EXPECT_EQ(in_template, declared) << what << ": path template and path parameters differ";
+    // Security requirements name declared schemes.
+    if (auto* sec = o.op->if_contains("security"); sec && sec->is_array())
+      for (const auto& req : sec->as_array())
+        for (const auto& kv : req.as_object())
+          EXPECT_NE(jfind(d, "components.securitySchemes." + std::string(kv.key())), nullptr) << what;
+  }
+  for (const auto& req : d.as_object().at("security").as_array())
+    for (const auto& kv : req.as_object())
+      EXPECT_NE(jfind(d, "components.securitySchemes." + std::string(kv.key())), nullptr);
+
+  // The error code enum is exactly the server's codes (src/core/error.hpp).
+  std::set<std::string> server_codes;
+  for (int i = 0; i <= static_cast<int>(core::ErrorCode::internal); ++i)
+    server_codes.insert(std::string(core::code_name(static_cast<core::ErrorCode>(i))));
+  std::set<std::string> documented;
+  if (auto* e = jfind(d, "components.schemas.ErrorCode.enum"); e && e->is_array())
+    for (const auto& c : e->as_array()) documented.insert(std::string(c.as_string()));
+  EXPECT_EQ(documented, server_codes) << "components.schemas.ErrorCode.enum differs from src/core/error.hpp";
+}
+
+TEST_F(OpenApiTest, EveryDocumentedOperationIsRouted) {
+  // The detection itself: an unknown route and a wrong method look like this.
+  auto unknown = http().get("/v1/openapi-test-no-such-route");
+  ASSERT_TRUE(is_error(unknown, 404, "not_found"));
+  ASSERT_NE(unknown.body.find("no such endpoint"), std::string::npos) << unknown.describe();
+  auto wrong = http().request("PUT", "/v1/images");
+  ASSERT_EQ(wrong.status, 405) << wrong.describe();
+
+  auto ops = operations(doc());
+  ASSERT_FALSE(ops.empty());
+  for (const auto& o : ops) {
+    std::string what = upper(o.method) + " " + o.path;
+    std::string path = concrete(o.path);
+    auto r = http().request(upper(o.method), path);
+    ASSERT_NE(r.status, 0) << what << ": " << r.error;
+    EXPECT_NE(r.status, 405) << what << ": the method is not routed; " << r.describe();
+    EXPECT_FALSE(r.header("X-Request-Id").empty()) << what;
+    if (r.status == 404) {
+      if (o.method == "head") {
+        // No body to read: the route exists when GET of the same path says not_found for the image.
+        auto g = http().get(path);
+        EXPECT_EQ(g.body.find("no such endpoint"), std::string::npos) << what << " is not routed: " << g.describe();
+      } else {
+        EXPECT_TRUE(is_error(r, 404, "not_found")) << what;
+        EXPECT_EQ(r.body.find("no such endpoint"), std::string::npos) << what << " is not routed: " << r.describe();
+      }
+    }
+    // The answer is one the document lists for this operation (an empty request to a made-up id).
+    auto* responses = o.op->if_contains("responses");
+    if (responses && responses->is_object())
+      EXPECT_TRUE(responses->as_object().contains(std::to_string(r.status)))
+          << what << " answered " << r.status << ", which its responses do not list; " << r.describe();
+  }
+}
+
+TEST_F(OpenApiTest, EveryServerRouteIsDocumented) {
+  const auto& d = doc();
+  std::set<std::pair<std::string, std::string>> documented;
+  for (const auto& o : operations(d)) documented.insert({upper(o.method), o.path});
+  std::set<std::pair<std::string, std::string>> routed;
+  for (const auto& [method, path] : kServerRoutes) {
+    routed.insert({method, path});
+    EXPECT_TRUE(documented.count({method, path})) << method << " " << path << " is served but not in /openapi.json";
+  }
+  // Conversely nothing is documented that the list does not have (HEAD of a GET route is served by the router).
+  for (const auto& [method, path] : documented) {
+    bool served = routed.count({method, path}) || (method == "HEAD" && routed.count({"GET", path}));
+    EXPECT_TRUE(served) << method << " " << path << " is documented but not in Api::install's routes";
+  }
+}
+
+/// Values a parameter schema says are valid and invalid, as query text.
+struct Probe {
+  std::vector<std::string> valid, invalid;
+};
+
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6f", v);
+  std::string s = buf;
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+
+void probe_schema(const json::value& doc, const json::value& schema_in, Probe& out, bool& free_text) {
+  const auto& schema = deref(doc, schema_in);
+  if (!schema.is_object()) return;
+  const auto& s = schema.as_object();
+  if (auto* any = s.if_contains("anyOf"); any && any->is_array()) {
+    for (const auto& sub : any->as_array()) probe_schema(doc, sub, out, free_text);
+    return;
+  }
+  if (auto* e = s.if_contains("enum"); e && e->is_array()) {
+    for (const auto& v : e->as_array())
+      if (v.is_string()) out.valid.emplace_back(v.as_string());
+    return;
+  }
+  std::string type = str(s, "type");
+  auto num = [&](const char* k) -> std::optional<double> {
+    auto* v = s.if_contains(k);
+    if (v && v->is_number()) return v->to_number<double>();
+    return std::nullopt;
+  };
+  if (type == "boolean") {
+    out.valid.insert(out.valid.end(), {"true", "false"});
+  } else if (type == "integer" || type == "number") {
+    bool integer = type == "integer";
+    double step = integer ? 1 : 0.5;
+    auto lo = num("minimum"), hi = num("maximum"), xlo = num("exclusiveMinimum");
+    auto text = [&](double v) { return integer ? std::to_string(static_cast<long long>(v)) : number_text(v); };
+    if (lo) out.valid.push_back(text(*lo)), out.invalid.push_back(text(*lo - step));
+    if (hi) out.valid.push_back(text(*hi)), out.invalid.push_back(text(*hi + step));
+    if (xlo) out.invalid.push_back(text(*xlo)), out.valid.push_back(text(*xlo + (integer ? 1 : 0.001)));
+    if (!lo && !hi && !xlo) out.valid.push_back("0");
+    out.invalid.push_back("abc");
+    if (integer) out.invalid.push_back("1.5");
+  } else if (type == "string") {
+    if (auto* ex = s.if_contains("example"); ex && ex->is_string()) out.valid.emplace_back(ex->as_string());
+    if (!s.contains("pattern")) free_text = true;
+  }
+}
+
+TEST_F(OpenApiTest, DocumentedQueryParameterRangesAreWhatTheServerAccepts) {
+  const auto& d = doc();
+  // Query parameters whose valid values only pass together with another one.
+  const std::map<std::string, std::string> companions = {
+      {"wm_gravity", "watermark=" + std::string(kMadeUpId)},
+      {"wm_opacity", "watermark=" + std::string(kMadeUpId)},
+      {"wm_scale", "watermark=" + std::string(kMadeUpId)},
+  };
+  int checked = 0;
+  for (const auto& o : operations(d)) {
+    if (o.method != "get" && o.method != "post") continue;  // HEAD is GET without a body
+    std::string what = upper(o.method) + " " + o.path;
+    std::string path = concrete(o.path);
+    // The answer without parameters; a valid parameter must not change it
+    // (parameters are checked before the image is looked up).
+    auto base = http().request(upper(o.method), path);
+    std::set<std::string> names;
+    for (const auto* p : parameters(d, o)) {
+      if (str(*p, "in") != "query") continue;
+      std::string name = str(*p, "name");
+      names.insert(name);
+      auto* schema = p->if_contains("schema");
+      if (!schema) continue;
+      Probe probe;
+      bool free_text = false;
+      probe_schema(d, *schema, probe, free_text);
+      // Whatever is not free text refuses a made-up word.
+      if (!free_text && !probe.valid.empty()) probe.invalid.push_back("bogus-value");
+      std::string extra = companions.count(name) ? "&" + companions.at(name) : "";
+      for (const auto& v : probe.valid) {
+        auto r = http().request(upper(o.method), path + "?" + name + "=" + url_encode(v) + extra);
+        EXPECT_EQ(r.status, base.status) << what << ": " << name << "=" << v << " is documented as valid; " << r.describe();
+        ++checked;
+      }
+      for (const auto& v : probe.invalid) {
+        auto r = http().request(upper(o.method), path + "?" + name + "=" + url_encode(v) + extra);
+        EXPECT_TRUE(is_error(r, 400, "bad_parameter")) << what << ": " << name << "=" << v << " is documented as invalid";
+        ++checked;
+      }
+    }
+    // Operations that take transform parameters document every one the server knows.
+    if (names.count("w")) {
+      for (const auto& t : kServerTransformParameters) {
+        if (t == "sig" && o.method == "post") continue;  // POST /v1/transform is not signed
+        EXPECT_TRUE(names.count(t)) << what << " does not document the transform parameter " << t;
+      }
+    }
+  }
+  EXPECT_GT(checked, 100);
+}
+
+/// The schema of a documented JSON response, or nullptr.
+const json::value* response_schema(const json::value& d, const std::string& path, const std::string& method, long status) {
+  auto* op = jfind(d, "paths");
+  if (!op) return nullptr;
+  auto* p = op->as_object().if_contains(path);
+  if (!p) return nullptr;
+  auto* m = p->as_object().if_contains(method);
+  if (!m) return nullptr;
+  auto* rs = m->as_object().if_contains("responses");
+  if (!rs) return nullptr;
+  auto* r = rs->as_object().if_contains(std::to_string(status));
+  if (!r) return nullptr;
+  const auto& resolved = deref(d, *r);
+  auto* content = resolved.as_object().if_contains("content");
+  if (!content) return nullptr;
+  auto* j = content->as_object().if_contains("application/json");
+  if (!j) return nullptr;
+  return j->as_object().if_contains("schema");
+}
+
+TEST_F(OpenApiTest, AnswersMatchTheDocumentedSchemas) {
+  const auto& d = doc();
+  SchemaCheck schemas(d);
+  int checked = 0;
+  auto expect_documented = [&](const Response& r, const std::string& method, const std::string& path) {
+    std::string what = upper(method) + " " + path;
+    auto* schema = response_schema(d, path, method, r.status);
+    ASSERT_NE(schema, nullptr) << what << ": no JSON schema documented for status " << r.status << "; " << r.describe();
+    auto body = r.json();
+    ASSERT_TRUE(body.has_value()) << what << ": not JSON; " << r.describe();
+    std::vector<std::string> errors;
+    schemas.check(*body, *schema, what + " " + std::to_string(r.status), errors);
+    for (const auto& e : errors) ADD_FAILURE() << e;
+    ++checked;
+  };
+
+  expect_documented(http().get("/healthz"), "get", "/healthz");
+  expect_documented(http().get("/readyz"), "get", "/readyz");
+
+  // Uploads: raw (201 with Location), the same bytes again (200 duplicate), JSON base64, multipart 207.
+  std::string png = make_image(24, 16, 7301, ".png");
+  auto up = upload_raw(http(), png, "name=a.png&description=at%20the%20%23beach&tags=x,y");
+  ASSERT_EQ(up.response.status, 201) << up.response.describe();
+  expect_documented(up.response, "post", "/v1/images");
+  EXPECT_EQ(up.response.header("Location"), "/v1/images/" + up.id);
+  auto again = upload_raw(http(), png);
+  ASSERT_EQ(again.response.status, 200) << again.response.describe();
+  expect_documented(again.response, "post", "/v1/images");
+  std::string jpeg = make_image(20, 12, 7302, ".jpg");
+  auto js = http().request("POST", "/v1/images",
+                           json::serialize(json::object{{"data", base64(jpeg)}, {"name", "b.jpg"}, {"tags", json::array{"t"}}}),
+                           {{"Content-Type", "application/json"}});
+  ASSERT_EQ(js.status, 201) << js.describe();
+  expect_documented(js, "post", "/v1/images");
+  auto multi = http().post_multipart("/v1/images", {{"file", make_image(8, 8, 7303, ".png"), "c.png", "image/png"},
+                                                    {"file", "not an image at all", "d.png", "image/png"},
+                                                    {"description", "two parts", "", ""}});
+  ASSERT_EQ(multi.status, 207) << multi.describe();
+  expect_documented(multi, "post", "/v1/images");
+  auto multi_bad = http().post_multipart("/v1/images", {{"file", "still not an image", "e.png", "image/png"}});
+  ASSERT_EQ(multi_bad.status, 415) << multi_bad.describe();
+  // All parts failed: the first part's error status, with a MultipartResult body.
+  {
+    std::vector<std::string> errors;
+    schemas.check(*multi_bad.json(), json::value{{"$ref", "#/components/schemas/MultipartResult"}}, "multipart 415", errors);
+    for (const auto& e : errors) ADD_FAILURE() << e;
+  }
+
+  const std::string id = up.id;
+  expect_documented(http().get("/v1/images"), "get", "/v1/images");
+  expect_documented(http().get("/v1/images?limit=1&tag=x"), "get", "/v1/images");
+  expect_documented(http().get("/v1/images/" + id + "/info"), "get", "/v1/images/{id}/info");
+  expect_documented(http().get("/v1/images/" + id + "/explain?w=12&h=12&fit=cover&format=webp"), "get",
+                    "/v1/images/{id}/explain");
+
+  // A derivative: documented headers, then it is listed.
+  auto webp = http().get("/v1/images/" + id + ".webp?w=10");
+  ASSERT_EQ(webp.status, 200) << webp.describe();
+  for (const char* h : {"ETag", "Cache-Control", "X-Cache", "X-Request-Id"})
+    EXPECT_TRUE(webp.has_header(h)) << "GET /v1/images/{id}.{ext} answered without " << h;
+  auto original = http().get("/v1/images/" + id, {{"Range", "bytes=0-9"}});
+  ASSERT_EQ(original.status, 206) << original.describe();
+  EXPECT_TRUE(original.has_header("Content-Range"));
+  expect_documented(http().get("/v1/images/" + id + "/derivatives"), "get", "/v1/images/{id}/derivatives");
+
+  auto patched = http().request("PATCH", "/v1/images/" + id,
+                                R"({"description": "new #words", "tags": ["k"], "focus": {"x": 0.25, "y": 0.75}})",
+                                {{"Content-Type", "application/json"}});
+  ASSERT_EQ(patched.status, 200) << patched.describe();
+  expect_documented(patched, "patch", "/v1/images/{id}");
+
+  // Errors are the documented Error object.
+  expect_documented(http().get("/v1/images/" + std::string(kMadeUpId) + "/info"), "get", "/v1/images/{id}/info");
+  expect_documented(http().get("/v1/images/" + id + "?w=0"), "get", "/v1/images/{id}");
+  expect_documented(http().get("/v1/images?limit=0"), "get", "/v1/images");
+  expect_documented(http().request("PATCH", "/v1/images/" + id, R"({"name": "x"})", {{"Content-Type", "application/json"}}),
+                    "patch", "/v1/images/{id}");
+  auto t = http().request("POST", "/v1/transform", R"({"source": {"id": ")" + std::string(kMadeUpId) + R"("}})",
+                          {{"Content-Type", "application/json"}});
+  expect_documented(t, "post", "/v1/transform");
+
+  // POST /v1/transform answers image bytes.
+  auto tr = http().request("POST", "/v1/transform?w=8&format=png", png, {{"Content-Type", "image/png"}});
+  ASSERT_EQ(tr.status, 200) << tr.describe();
+  EXPECT_EQ(sniff_format(tr.body), "png");
+  EXPECT_EQ(tr.header("Cache-Control"), "no-store");
+  auto tj = http().request("POST", "/v1/transform",
+                           R"({"source": {"id": ")" + id + R"("}, "params": {"w": 8, "format": "png", "crop": [0, 0, 8, 8]}})",
+                           {{"Content-Type", "application/json"}});
+  ASSERT_EQ(tj.status, 200) << tj.describe();
+  EXPECT_TRUE(tj.has_header("X-Cache"));
+
+  auto del = http().request("DELETE", "/v1/images/" + id + "/derivatives");
+  EXPECT_EQ(del.status, 204) << del.describe();
+  EXPECT_GE(checked, 15);
+}
+
+}  // namespace
+}  // namespace progimage::contract
