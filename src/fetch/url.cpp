@@ -42,6 +42,11 @@ RemoteUrl parse_remote_url(std::string_view text) {
   out.scheme = get_part(url.get(), CURLUPART_SCHEME).value_or("");
   if (out.scheme != "http" && out.scheme != "https")
     throw Error(ErrorCode::bad_parameter, "URL scheme '" + out.scheme + "' is not allowed (only http and https)");
+  // libcurl forgives "http:/host" and "http:///host"; browsers and RFC 3986 do not agree on
+  // what those mean, so insist on exactly two slashes.
+  const auto rest = text.substr(out.scheme.size());
+  if (!rest.starts_with("://") || rest.size() == 3 || rest[3] == '/' || rest[3] == '\\')
+    throw Error(ErrorCode::bad_parameter, "the URL must have the form " + out.scheme + "://host/...");
   out.host = get_part(url.get(), CURLUPART_HOST).value_or("");
   if (out.host.empty()) throw Error(ErrorCode::bad_parameter, "the URL has no host");
   auto full = get_part(url.get(), CURLUPART_URL);

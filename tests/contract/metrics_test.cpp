@@ -48,7 +48,7 @@ TEST_F(ObservabilityTest, EveryRequestLogsOneJsonLineWithItsRequestId) {
   };
   std::vector<Sent> sent;
   sent.push_back({"/v1/images", up.response});
-  for (std::string path : {"/healthz", "/v1/images/" + up.id, "/v1/images/" + up.id + "/info",
+  for (const std::string& path : std::vector<std::string>{"/healthz", "/v1/images/" + up.id, "/v1/images/" + up.id + "/info",
                            "/no-such-route-for-log-test", "/v1/images/AAAAAAAAAAAAAAAAAAAAAA"})
     sent.push_back({path, http().get(path)});
   std::set<std::string> ids;

@@ -72,3 +72,11 @@ TEST(Config, BadValuesSayWhatToDo) {
   r = load({"--transform-timeout", "soon"});
   EXPECT_FALSE(r.config);
 }
+
+TEST(Config, ReadmeReferenceMatchesTheTable) {
+  std::ifstream in(std::string(PROGIMAGE_SOURCE_DIR) + "/README.md");
+  std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(readme.empty());
+  EXPECT_NE(readme.find(settings_reference_markdown()), std::string::npos)
+      << "README.md's settings table is stale: regenerate it with `progimage settings-reference`";
+}
