@@ -11,6 +11,7 @@
 #include "app/openapi.hpp"
 #include "app/telemetry.hpp"
 #include "core/config.hpp"
+#include "fetch/fetcher.hpp"
 #include "http/api.hpp"
 #include "http/processing_pool.hpp"
 #include "http/server.hpp"
@@ -42,6 +43,15 @@ int serve(const core::Config& cfg) {
 
   service::ImageService images(*catalog, *blobs, limits, cfg.cache_bytes);
   http::ProcessingPool pool(processing_threads, cfg.processing_queue);
+  fetch::FetchOptions fetch_options;
+  fetch_options.max_bytes = cfg.fetch_max_bytes;
+  fetch_options.total_timeout = cfg.fetch_timeout;
+  fetch_options.connect_timeout = std::min(cfg.fetch_timeout, std::chrono::milliseconds(5000));
+  fetch_options.max_redirects = cfg.fetch_max_redirects;
+  fetch_options.allow_cidrs = cfg.fetch_allow;
+  fetch::Fetcher fetcher(fetch_options);
+  // Remote fetches wait on the network, not the CPU: their own bounded threads.
+  http::ProcessingPool fetch_pool(8, 64);
 
   http::ServerOptions opts;
   opts.listen = cfg.listen;
@@ -58,6 +68,8 @@ int serve(const core::Config& cfg) {
   http::ApiDeps deps{cfg,
                      images,
                      pool,
+                     fetcher,
+                     fetch_pool,
                      [&telemetry] { return telemetry.render(); },
                      [&] { return catalog->healthy() && blobs->healthy(); },
                      std::string(app::kOpenApiJson)};
@@ -80,6 +92,7 @@ int serve(const core::Config& cfg) {
 
   server.run();
   pool.stop();
+  fetch_pool.stop();
   spdlog::info("stopped");
   return 0;
 }

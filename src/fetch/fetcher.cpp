@@ -51,7 +51,7 @@ struct Transfer {
 
 curl_socket_t open_socket(void* clientp, curlsocktype /*purpose*/, curl_sockaddr* address) {
   auto* t = static_cast<Transfer*>(clientp);
-  if (auto reason = std::optional<std::string>(); false) {
+  if (auto reason = t->guard->refuse_reason(&address->addr)) {
     t->refused = std::move(reason);
     return CURL_SOCKET_BAD;
   }
@@ -225,7 +225,7 @@ FetchResult Fetcher::fetch(const std::string& url, const std::function<void(std:
   CURL* h = easy.get();
   set(h, CURLOPT_FOLLOWLOCATION, 1L);
   set(h, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
-  // set(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_bytes));  // checks Content-Length
+  set(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_bytes));  // checks Content-Length
   set(h, CURLOPT_FAILONERROR, 1L);
 
   const CURLcode rc = curl_easy_perform(h);

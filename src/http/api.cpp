@@ -336,6 +336,7 @@ class Api {
     s.route("GET", "/v1/images/{id}/derivatives", Access::read, bind(&Api::list_derivatives));
     s.route("DELETE", "/v1/images/{id}/derivatives", Access::write, bind(&Api::purge_derivatives));
     s.route("POST", "/v1/transform", Access::write, bind(&Api::transform));
+    s.route("GET", "/v1/transform", Access::read, bind(&Api::transform_url));
   }
 
  private:
@@ -482,15 +483,37 @@ class Api {
     return tags;
   }
 
+  /// Fetches a remote image into a staged upload, on the fetch threads.
+  asio::awaitable<StagedUpload> stage_url(const std::string& url) {
+    if (url.empty()) throw Error(ErrorCode::bad_request, "\"url\" must be an http or https URL");
+    StagedUpload up;
+    up.file = blobs_.create_staging();
+    co_await d_.fetch_pool.run([this, &up, &url] {
+      d_.fetcher.fetch(url, [&up](std::string_view chunk) {
+        up.file->write(chunk.data(), chunk.size());
+        up.hash.update(chunk);
+      });
+      return true;
+    });
+    up.sha256 = up.hash.hex_digest();
+    co_return up;
+  }
+
+  static std::string name_from_url(std::string_view url) {
+    auto end = url.find_first_of("?#");
+    url = url.substr(0, end);
+    auto slash = url.rfind('/');
+    return slash == std::string_view::npos ? std::string() : std::string(url.substr(slash + 1));
+  }
+
   std::size_t json_limit() const { return static_cast<std::size_t>(d_.config.max_upload_bytes) / 3 * 4 + 65536; }
 
   asio::awaitable<Response> upload_json(Request&, BodyReader& body) {
     auto o = read_json_object(co_await body.read_all(json_limit()));
-    if (o.contains("url"))
-      throw Error(ErrorCode::bad_request, "importing from a URL is not enabled on this server yet; send \"data\"");
-    auto up = stage_base64(o);
+    StagedUpload up = o.contains("url") ? co_await stage_url(string_field(o, "url")) : stage_base64(o);
     service::UploadMeta meta;
     meta.name = clean_name(string_field(o, "name"));
+    if (meta.name.empty() && o.contains("url")) meta.name = clean_name(name_from_url(string_field(o, "url")));
     meta.description = string_field(o, "description");
     meta.tags = tags_field(o);
     co_return created(co_await ingest(up, meta));
@@ -802,8 +825,9 @@ class Api {
         co_return co_await transform_stored(req, rec, spec);
       }
       if (source->contains("url"))
-        throw Error(ErrorCode::bad_request, "remote URL sources are not enabled on this server yet");
-      up = stage_base64(*source);
+        up = co_await stage_url(string_field(*source, "url"));
+      else
+        up = stage_base64(*source);
     } else if (iequals(type, "multipart/form-data")) {
       spec = ops::parse_query(req.query, d_.config.presets);
       auto boundary = boundary_from_content_type(req.header("Content-Type"));
@@ -830,6 +854,24 @@ class Api {
         up.file->write(buf.data(), n);
       }
     }
+    co_return co_await render_staged(req, up, spec);
+  }
+
+  asio::awaitable<Response> transform_url(Request& req, BodyReader&) {
+    auto url = req.query_value("url");
+    if (!url || url->empty()) throw Error(ErrorCode::bad_parameter, "url is required: /v1/transform?url=https://...&w=300");
+    if (!d_.config.signing_secrets.empty() &&
+        !ops::verify_signature(d_.config.signing_secrets, req.path, req.query))
+      throw Error(ErrorCode::bad_signature, "the URL signature is missing or does not match");
+    ops::QueryParams params;
+    for (const auto& kv : req.query)
+      if (kv.first != "sig" && kv.first != "url") params.push_back(kv);
+    auto spec = ops::parse_query(params, d_.config.presets);
+    auto up = co_await stage_url(*url);
+    co_return co_await render_staged(req, up, spec);
+  }
+
+  asio::awaitable<Response> render_staged(Request& req, StagedUpload& up, const ops::TransformSpec& spec) {
     auto out = co_await d_.pool.run([this, &up, &spec, &req] {
       imaging::Source src;
       src.path = up.file->path();

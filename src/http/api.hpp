@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/config.hpp"
+#include "fetch/fetcher.hpp"
 #include "http/processing_pool.hpp"
 #include "http/server.hpp"
 #include "service/image_service.hpp"
@@ -15,6 +16,9 @@ struct ApiDeps {
   const core::Config& config;
   service::ImageService& images;
   ProcessingPool& pool;
+  /// Remote sources: the guarded fetcher and the threads that wait on the network.
+  const fetch::Fetcher& fetcher;
+  ProcessingPool& fetch_pool;
   /// Prometheus text for /metrics.
   std::function<std::string()> metrics_text;
   /// True when the catalog and blob store answer.

@@ -147,7 +147,7 @@ class AuthTest : public SharedServerTest<AuthTest> {
     EXPECT_EQ(up.response.status, 201) << up.response.describe();
     return up.id;
   }
-  std::uint32_t seed_ = 600;
+  static inline std::uint32_t seed_ = 600;  // every image distinct across the suite
 };
 
 TEST_F(AuthTest, MissingOrUnknownKeyIs401) {
