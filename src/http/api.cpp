@@ -484,7 +484,7 @@ class Api {
   }
 
   /// Fetches a remote image into a staged upload, on the fetch threads.
-  asio::awaitable<StagedUpload> stage_url(const std::string& url) {
+  asio::awaitable<StagedUpload> stage_url(std::string url) {
     if (url.empty()) throw Error(ErrorCode::bad_request, "\"url\" must be an http or https URL");
     StagedUpload up;
     up.file = blobs_.create_staging();
@@ -510,7 +510,14 @@ class Api {
 
   asio::awaitable<Response> upload_json(Request&, BodyReader& body) {
     auto o = read_json_object(co_await body.read_all(json_limit()));
-    StagedUpload up = o.contains("url") ? co_await stage_url(string_field(o, "url")) : stage_base64(o);
+    // Plain statements around co_await: GCC 12 mishandles temporaries in conditional co_await.
+    StagedUpload up;
+    if (o.contains("url")) {
+      std::string url = string_field(o, "url");
+      up = co_await stage_url(url);
+    } else {
+      up = stage_base64(o);
+    }
     service::UploadMeta meta;
     meta.name = clean_name(string_field(o, "name"));
     if (meta.name.empty() && o.contains("url")) meta.name = clean_name(name_from_url(string_field(o, "url")));
@@ -824,10 +831,12 @@ class Api {
         auto rec = images_.get(std::string(id->as_string()));
         co_return co_await transform_stored(req, rec, spec);
       }
-      if (source->contains("url"))
-        up = co_await stage_url(string_field(*source, "url"));
-      else
+      if (source->contains("url")) {
+        std::string url = string_field(*source, "url");
+        up = co_await stage_url(url);
+      } else {
         up = stage_base64(*source);
+      }
     } else if (iequals(type, "multipart/form-data")) {
       spec = ops::parse_query(req.query, d_.config.presets);
       auto boundary = boundary_from_content_type(req.header("Content-Type"));
