@@ -768,8 +768,10 @@ class Api {
   }
 
   asio::awaitable<Response> delete_image(Request& req, BodyReader&) {
-    auto id = req.params[0];
-    bool found = co_await d_.pool.run([this, id] { return images_.remove(id); });
+    const std::string& id = req.params[0];
+    // Capture by reference: GCC 12 destroys by-value captures of a lambda
+    // temporary in a co_await expression twice (seen under ASan).
+    bool found = co_await d_.pool.run([this, &id] { return images_.remove(id); });
     if (!found) throw Error(ErrorCode::not_found, "no image with id " + id);
     Response r;
     r.status = 204;

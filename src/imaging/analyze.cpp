@@ -20,15 +20,14 @@ namespace detail {
 
 std::string exif_value(const vips::VImage& img, const char* field) {
   if (img.get_typeof(field) != G_TYPE_STRING && img.get_typeof(field) != VIPS_TYPE_REF_STRING) return {};
-  std::string s;
-  try {
-    const char* v = img.get_string(field);
-    if (v == nullptr) return {};
-    s = v;
-  } catch (const vips::VError&) {
+  // Not VImage::get_string(): in 8.14 it can return freed memory (see probe.cpp).
+  char* v = nullptr;
+  if (vips_image_get_as_string(img.get_image(), field, &v) != 0 || v == nullptr) {
     vips_error_clear();
     return {};
   }
+  std::string s = v;
+  g_free(v);
   // libvips shows "VALUE (VALUE, TYPE, N components, M bytes)": keep VALUE.
   // Pick the " (" whose bracket starts with the same text, so a value that
   // itself contains " (" survives.

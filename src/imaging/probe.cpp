@@ -35,13 +35,16 @@ int read_int(const vips::VImage& img, const char* field, int fallback) {
 
 std::string read_string(const vips::VImage& img, const char* field) {
   if (img.get_typeof(field) != G_TYPE_STRING && img.get_typeof(field) != VIPS_TYPE_REF_STRING) return {};
-  try {
-    const char* v = img.get_string(field);
-    return v != nullptr ? v : "";
-  } catch (const vips::VError&) {
+  // VImage::get_string() in 8.14 returns a pointer into a GValue it has
+  // already unset (a use-after-free for G_TYPE_STRING fields): take a copy.
+  char* v = nullptr;
+  if (vips_image_get_as_string(img.get_image(), field, &v) != 0) {
     vips_error_clear();
     return {};
   }
+  std::string out = v != nullptr ? v : "";
+  g_free(v);
+  return out;
 }
 
 std::string megapixels(std::int64_t pixels) {

@@ -41,6 +41,7 @@ const std::vector<std::pair<std::string, std::string>> kServerRoutes = {
     {"GET", "/v1/images/{id}/derivatives"},
     {"DELETE", "/v1/images/{id}/derivatives"},
     {"POST", "/v1/transform"},
+    {"GET", "/v1/transform"},
 };
 
 // The transform parameters the server accepts, aliases included (kParameters
@@ -59,6 +60,15 @@ const std::set<std::string> kMethods = {"get", "put", "post", "delete", "options
 
 // An id of the right shape that no image has.
 constexpr const char* kMadeUpId = "openapiNoSuchImage0001";
+
+// Values for required query parameters when probing: a loopback URL is refused
+// by the fetcher (502) without any network, after the parameters are checked.
+const std::map<std::string, std::string> kRequiredQueryValues = {
+    {"url", "http://127.0.0.1:9/openapi-test.png"},
+};
+
+/// "?name=value&..." for the operation's required query parameters, or "".
+std::string required_query(const std::vector<const boost::json::object*>& params);
 
 std::string upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -173,6 +183,20 @@ std::vector<const json::object*> parameters(const json::value& doc, const Operat
 std::string str(const json::object& o, const char* key) {
   auto* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::string required_query(const std::vector<const json::object*>& params) {
+  std::string out;
+  for (const auto* p : params) {
+    auto* req = p->if_contains("required");
+    if (str(*p, "in") != "query" || !req || !req->is_bool() || !req->as_bool()) continue;
+    std::string name = str(*p, "name");
+    auto it = kRequiredQueryValues.find(name);
+    EXPECT_NE(it, kRequiredQueryValues.end()) << "no test value for the required query parameter " << name;
+    if (it == kRequiredQueryValues.end()) continue;
+    out += (out.empty() ? "?" : "&") + name + "=" + url_encode(it->second);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- a small JSON Schema check
@@ -379,10 +403,11 @@ TEST_F(OpenApiTest, DocumentIsWellFormed) {
     }
     EXPECT_EQ(in_template, declared) << what << ": path template and path parameters differ";
     // Security requirements name declared schemes.
-    if (auto* sec = o.op->if_contains("security"); sec && sec->is_array())
+    if (auto* sec = o.op->if_contains("security"); sec && sec->is_array()) {
       for (const auto& req : sec->as_array())
         for (const auto& kv : req.as_object())
           EXPECT_NE(jfind(d, "components.securitySchemes." + std::string(kv.key())), nullptr) << what;
+    }
   }
   for (const auto& req : d.as_object().at("security").as_array())
     for (const auto& kv : req.as_object())
@@ -411,7 +436,7 @@ TEST_F(OpenApiTest, EveryDocumentedOperationIsRouted) {
   for (const auto& o : ops) {
     std::string what = upper(o.method) + " " + o.path;
     std::string path = concrete(o.path);
-    auto r = http().request(upper(o.method), path);
+    auto r = http().request(upper(o.method), path + required_query(parameters(doc(), o)));
     ASSERT_NE(r.status, 0) << what << ": " << r.error;
     EXPECT_NE(r.status, 405) << what << ": the method is not routed; " << r.describe();
     EXPECT_FALSE(r.header("X-Request-Id").empty()) << what;
@@ -427,9 +452,10 @@ TEST_F(OpenApiTest, EveryDocumentedOperationIsRouted) {
     }
     // The answer is one the document lists for this operation (an empty request to a made-up id).
     auto* responses = o.op->if_contains("responses");
-    if (responses && responses->is_object())
+    if (responses && responses->is_object()) {
       EXPECT_TRUE(responses->as_object().contains(std::to_string(r.status)))
           << what << " answered " << r.status << ", which its responses do not list; " << r.describe();
+    }
   }
 }
 
@@ -513,30 +539,32 @@ TEST_F(OpenApiTest, DocumentedQueryParameterRangesAreWhatTheServerAccepts) {
   for (const auto& o : operations(d)) {
     if (o.method != "get" && o.method != "post") continue;  // HEAD is GET without a body
     std::string what = upper(o.method) + " " + o.path;
-    std::string path = concrete(o.path);
-    // The answer without parameters; a valid parameter must not change it
-    // (parameters are checked before the image is looked up).
-    auto base = http().request(upper(o.method), path);
+    // The answer without optional parameters; a valid parameter must not change
+    // it (parameters are checked before the image is looked up or fetched).
+    std::string required = required_query(parameters(d, o));
+    std::string path = concrete(o.path) + (required.empty() ? "?" : required + "&");
+    auto base = http().request(upper(o.method), path.substr(0, path.size() - 1));
     std::set<std::string> names;
     for (const auto* p : parameters(d, o)) {
       if (str(*p, "in") != "query") continue;
       std::string name = str(*p, "name");
       names.insert(name);
+      if (kRequiredQueryValues.count(name)) continue;
       auto* schema = p->if_contains("schema");
       if (!schema) continue;
       Probe probe;
       bool free_text = false;
       probe_schema(d, *schema, probe, free_text);
-      // Whatever is not free text refuses a made-up word.
-      if (!free_text && !probe.valid.empty()) probe.invalid.push_back("bogus-value");
+      // Whatever is not free text refuses a made-up word (a space and '!' match no documented pattern).
+      if (!free_text && !probe.valid.empty()) probe.invalid.push_back("bogus value!");
       std::string extra = companions.count(name) ? "&" + companions.at(name) : "";
       for (const auto& v : probe.valid) {
-        auto r = http().request(upper(o.method), path + "?" + name + "=" + url_encode(v) + extra);
+        auto r = http().request(upper(o.method), path + name + "=" + url_encode(v) + extra);
         EXPECT_EQ(r.status, base.status) << what << ": " << name << "=" << v << " is documented as valid; " << r.describe();
         ++checked;
       }
       for (const auto& v : probe.invalid) {
-        auto r = http().request(upper(o.method), path + "?" + name + "=" + url_encode(v) + extra);
+        auto r = http().request(upper(o.method), path + name + "=" + url_encode(v) + extra);
         EXPECT_TRUE(is_error(r, 400, "bad_parameter")) << what << ": " << name << "=" << v << " is documented as invalid";
         ++checked;
       }
@@ -663,6 +691,11 @@ TEST_F(OpenApiTest, AnswersMatchTheDocumentedSchemas) {
                            {{"Content-Type", "application/json"}});
   ASSERT_EQ(tj.status, 200) << tj.describe();
   EXPECT_TRUE(tj.has_header("X-Cache"));
+
+  // GET /v1/transform: parameters are checked, then the loopback URL is refused by the fetcher.
+  expect_documented(http().get("/v1/transform"), "get", "/v1/transform");
+  expect_documented(http().get("/v1/transform?w=0&url=" + url_encode(kRequiredQueryValues.at("url"))), "get", "/v1/transform");
+  expect_documented(http().get("/v1/transform?w=8&url=" + url_encode(kRequiredQueryValues.at("url"))), "get", "/v1/transform");
 
   auto del = http().request("DELETE", "/v1/images/" + id + "/derivatives");
   EXPECT_EQ(del.status, 204) << del.describe();
