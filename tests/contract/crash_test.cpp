@@ -71,7 +71,8 @@ int rounds() {
 TEST(Crash, KillDuringConcurrentUploadsLosesNothingAcknowledged) {
   constexpr int kUploads = 200;
   std::mt19937 rng(std::random_device{}());
-  Server server;
+  // A processing queue that holds every upload: this test is about durability, not backpressure.
+  Server server({.args = {"--processing-queue", "1000"}});
   ASSERT_TRUE(server.start());
   std::vector<std::pair<std::string, std::string>> acknowledged;  // id, bytes
 
@@ -106,7 +107,8 @@ TEST(Crash, KillDuringConcurrentUploadsLosesNothingAcknowledged) {
     const auto deadline = std::chrono::steady_clock::now() + 120s;
     do {
       curl_multi_perform(multi, &running);
-      while (CURLMsg* msg = curl_multi_info_read(multi, &running)) {
+      int queued = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
         if (msg->msg != CURLMSG_DONE) continue;
         Upload* u = nullptr;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&u));
@@ -131,7 +133,7 @@ TEST(Crash, KillDuringConcurrentUploadsLosesNothingAcknowledged) {
     }
     curl_multi_cleanup(multi);
 
-    int ok = 0, failed_5xx = 0;
+    int ok = 0, failed_5xx = 0, overloaded = 0;
     for (auto& u : uploads) {
       if (u.status / 100 == 2) {
         boost::system::error_code ec;
@@ -143,13 +145,15 @@ TEST(Crash, KillDuringConcurrentUploadsLosesNothingAcknowledged) {
         EXPECT_EQ(jstring(j, "sha256"), sha256_hex(u.bytes));
         acknowledged.emplace_back(u.id, u.bytes);
         ++ok;
+      } else if (u.status == 503) {
+        ++overloaded;  // backpressure is allowed (contract point 11)
       } else if (u.status >= 500) {
-        ++failed_5xx;
+        if (++failed_5xx <= 3) ADD_FAILURE() << "upload answered " << u.status << ": " << u.response.substr(0, 300);
       }
     }
-    EXPECT_EQ(failed_5xx, 0) << "uploads answered 5xx before the kill";
+    EXPECT_EQ(failed_5xx, 0) << "uploads answered 5xx other than 503 before the kill";
     std::cout << "round " << round << ": killed after " << answered_at_kill << " answers; " << ok
-              << " uploads acknowledged\n";
+              << " uploads acknowledged, " << overloaded << " answered 503\n";
 
     ASSERT_TRUE(server.start()) << "server did not restart after SIGKILL";
     EXPECT_TRUE(staging_is_empty(server.data_dir())) << "after restart (the start-up sweep must clear staging)";
@@ -162,7 +166,7 @@ TEST(Crash, KillDuringConcurrentUploadsLosesNothingAcknowledged) {
     }
     EXPECT_EQ(missing, 0) << "of " << acknowledged.size() << " acknowledged uploads";
   }
-  EXPECT_GT(acknowledged.size(), 0u) << "no upload was ever acknowledged";
+  EXPECT_GE(acknowledged.size(), static_cast<std::size_t>(rounds()) * 5) << "too few uploads acknowledged to prove anything";
   int status = server.stop();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "exit status " << status;
   EXPECT_EQ(integrity_check(server.data_dir() / "catalog.db"), "ok");

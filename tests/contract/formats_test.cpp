@@ -48,15 +48,27 @@ class FormatsTest : public SharedServerTest<FormatsTest> {
   }
 };
 
-/// The PNG inside an SVG answer (data: URI), decoded; error set when absent.
+/// The PNG inside an SVG answer (data: URI), decoded from base64; "" when absent.
+/// (No std::regex over the payload: libstdc++'s recursive matcher overflows on megabytes.)
 std::string embedded_png(const std::string& svg) {
-  static const std::regex re(R"(data:image/png;base64,([A-Za-z0-9+/=\s]+))");
-  std::smatch m;
-  if (!std::regex_search(svg, m, re)) return {};
-  std::string b64 = m[1];
-  b64.erase(std::remove_if(b64.begin(), b64.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); }),
-            b64.end());
+  const std::string marker = "data:image/png;base64,";
+  auto start = svg.find(marker);
+  if (start == std::string::npos) return {};
+  start += marker.size();
+  std::string b64;
+  for (auto i = start; i < svg.size(); ++i) {
+    char c = svg[i];
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=') b64 += c;
+    else if (!std::isspace(static_cast<unsigned char>(c))) break;
+  }
   return core::base64_decode(b64).value_or("");
+}
+
+/// The opening <svg ...> tag.
+std::string svg_tag(const std::string& svg) {
+  auto start = svg.find("<svg");
+  if (start == std::string::npos) return {};
+  return svg.substr(start, svg.find('>', start) - start + 1);
 }
 
 TEST_F(FormatsTest, EveryExtensionDecodesAsItsFormatWithTheOrientedSize) {
@@ -87,8 +99,9 @@ TEST_F(FormatsTest, EveryExtensionDecodesAsItsFormatWithTheOrientedSize) {
   EXPECT_EQ(svg.header("Content-Type").rfind("image/svg+xml", 0), 0u) << svg.header("Content-Type");
   EXPECT_EQ(svg.header("X-Content-Type-Options"), "nosniff");
   EXPECT_NE(svg.body.find("<svg"), std::string::npos);
-  EXPECT_TRUE(std::regex_search(svg.body, std::regex(R"(width=["']1200(px)?["'])"))) << svg.body.substr(0, 300);
-  EXPECT_TRUE(std::regex_search(svg.body, std::regex(R"(height=["']1800(px)?["'])"))) << svg.body.substr(0, 300);
+  const std::string tag = svg_tag(svg.body);
+  EXPECT_TRUE(std::regex_search(tag, std::regex(R"(width=["']1200(px)?["'])"))) << tag;
+  EXPECT_TRUE(std::regex_search(tag, std::regex(R"(height=["']1800(px)?["'])"))) << tag;
   auto png = embedded_png(svg.body);
   ASSERT_FALSE(png.empty()) << "no embedded data:image/png;base64 in the SVG: " << svg.body.substr(0, 300);
   auto d = decode(png);
@@ -221,7 +234,10 @@ TEST_F(FormatsTest, MetadataIsStrippedExceptTheIccProfile) {
     auto d = decode(r.body);
     ASSERT_TRUE(d.error.empty()) << d.error;
     EXPECT_FALSE(d.icc.empty()) << "ICC profile dropped";
-    EXPECT_TRUE(d.icc == icc) << "ICC profile changed (" << d.icc.size() << " vs " << icc.size() << " bytes)";
+    // JPEG XL stores a standard profile such as this sRGB one as an enumerated colour
+    // space and decoders synthesise an equivalent (shorter) profile: only presence counts there.
+    if (std::string(ext) != "jxl")
+      EXPECT_TRUE(d.icc == icc) << "ICC profile changed (" << d.icc.size() << " vs " << icc.size() << " bytes)";
     for (const auto& field : d.fields) EXPECT_NE(field, "exif-data") << "EXIF left in the output";
   }
 }

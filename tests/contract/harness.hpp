@@ -241,8 +241,9 @@ int raw_status(const std::string& response);
 
 /// The last `n` bytes of a log, for failure messages.
 std::string tail(const std::string& text, std::size_t n = 3000);
-/// Core checks of an image object (API.md): id, url, sha256, format, sizes, created_at, tags, duplicate.
-::testing::AssertionResult is_image_object(const boost::json::value& image);
+/// Core checks of an image object (API.md): id, url, sha256, format, sizes, created_at, tags, and
+/// `duplicate` in upload answers (the only place where it means something).
+::testing::AssertionResult is_image_object(const boost::json::value& image, bool upload_answer = true);
 
 /// Base for suites that share one server: started once per suite, checked to
 /// be alive before and after every test (a test that kills it fails, and the

@@ -205,7 +205,7 @@ TEST_F(ObservabilityTest, MetricsCoverTheOtherSeriesOfTheContract) {
   };
   EXPECT_TRUE(any("progimage_.*(processing|operation|transform).*(seconds|duration).*"))
       << "no processing time by operation";
-  EXPECT_TRUE(any("progimage_.*queue.*")) << "no queue depth";
+  EXPECT_TRUE(any("progimage_.*(queue|pending).*")) << "no queue depth";
   EXPECT_TRUE(any("progimage_.*(cache|derivative).*")) << "no cache hits/misses";
   EXPECT_TRUE(any("progimage_.*(stored.*bytes|bytes.*stored|storage.*bytes|blob.*bytes).*")) << "no bytes stored";
   EXPECT_EQ(http().get("/metrics").header("Content-Type").rfind("text/plain", 0), 0u);
