@@ -12,6 +12,7 @@
 #include "core/hash.hpp"
 #include "core/id.hpp"
 #include "core/time.hpp"
+#include "http/hot_cache.hpp"
 #include "http/multipart.hpp"
 #include "ops/canonical.hpp"
 #include "ops/explain.hpp"
@@ -316,6 +317,14 @@ class Api {
  public:
   explicit Api(ApiDeps& d) : d_(d), images_(d.images), blobs_(d.images.blobs()) {}
 
+  /// The record for a read, from memory when it was read recently.
+  core::ImageRecord record_for_read(const std::string& id) {
+    if (auto hit = records_.get(id)) return std::move(*hit);
+    auto rec = images_.get(id);
+    records_.put(id, rec, 1024 + rec.metadata_json.size(), kRecordTtl);
+    return rec;
+  }
+
   /// Registers the routes; each keeps `self` alive.
   static void install(Server& s, const std::shared_ptr<Api>& self) {
     auto bind = [&self](auto fn) {
@@ -543,10 +552,10 @@ class Api {
 
   core::ImageRecord find_with_fallback(const std::string& id, const ops::TransformSpec& spec) {
     try {
-      return images_.get(id);
+      return record_for_read(id);
     } catch (const Error& e) {
       if (e.code() != ErrorCode::not_found || spec.fallback.empty()) throw;
-      return images_.get(spec.fallback);
+      return record_for_read(spec.fallback);
     }
   }
 
@@ -615,9 +624,20 @@ class Api {
   }
 
   Response original(const Request& req, const core::ImageRecord& rec) {
+    std::string etag = "\"" + rec.sha256 + "\"";
+    bool plain = req.header("Range").empty() && req.header("If-None-Match").empty();
+    if (plain) {
+      if (auto bytes = originals_.get(rec.sha256)) return original_from_memory(rec, etag, std::move(*bytes));
+    }
     auto blob = blobs_.open(storage::Space::originals, rec.sha256);
     if (!blob) throw Error(ErrorCode::internal, "the stored bytes of image " + rec.id + " are missing");
-    std::string etag = "\"" + rec.sha256 + "\"";
+    if (plain && static_cast<std::uint64_t>(blob->size()) <= kMaxHotOriginal) {
+      if (auto bytes = blobs_.read(storage::Space::originals, rec.sha256)) {
+        auto shared = std::make_shared<const std::string>(std::move(*bytes));
+        originals_.put(rec.sha256, shared, shared->size());
+        return original_from_memory(rec, etag, std::move(shared));
+      }
+    }
     Response r;
     r.header("ETag", etag);
     r.header("Cache-Control", "public, max-age=31536000, immutable");
@@ -649,6 +669,17 @@ class Api {
       r.file = FileRange{blob->path(), 0, size, nullptr};
     }
     r.file->owner = std::shared_ptr<storage::LocalBlob>(std::move(blob));
+    return r;
+  }
+
+  Response original_from_memory(const core::ImageRecord& rec, const std::string& etag,
+                               std::shared_ptr<const std::string> bytes) {
+    Response r;
+    r.header("ETag", etag);
+    r.header("Cache-Control", "public, max-age=31536000, immutable");
+    r.header("Accept-Ranges", "bytes");
+    r.header("Content-Type", mime_of(rec.format));
+    r.shared_body = std::move(bytes);
     return r;
   }
 
@@ -771,7 +802,9 @@ class Api {
     const std::string& id = req.params[0];
     // Capture by reference: GCC 12 destroys by-value captures of a lambda
     // temporary in a co_await expression twice (seen under ASan).
+    records_.erase(id);
     bool found = co_await d_.pool.run([this, &id] { return images_.remove(id); });
+    records_.erase(id);
     if (!found) throw Error(ErrorCode::not_found, "no image with id " + id);
     Response r;
     r.status = 204;
@@ -922,6 +955,12 @@ class Api {
   service::ImageService& images_;
   storage::BlobStore& blobs_;
   Flights flights_;
+  // Records change only by deletion (handled here; other nodes' deletes show
+  // within the expiry); originals are content-addressed and immutable.
+  HotCache<core::ImageRecord> records_{8 << 20};
+  HotCache<std::shared_ptr<const std::string>> originals_{64 << 20};
+  static constexpr auto kRecordTtl = std::chrono::seconds(2);
+  static constexpr std::uint64_t kMaxHotOriginal = 1 << 20;
 };
 
 }  // namespace

@@ -59,6 +59,7 @@ struct Response {
   unsigned status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::shared_ptr<const std::string> shared_body;  // sent instead of `body` when set (cached bytes)
   std::optional<FileRange> file;  // sent instead of `body` when set
   bool close = false;             // close the connection after this answer
 

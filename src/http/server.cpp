@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 
 #include "core/hash.hpp"
@@ -333,7 +334,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Session> session) {
     std::uint64_t bytes_out = 0;
     boost::system::error_code wec;
     int fd = -1;
-    std::uint64_t body_size = res.body.size();
+    std::uint64_t body_size = res.shared_body ? res.shared_body->size() : res.body.size();
     if (res.file) {
       fd = ::open(res.file->path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
@@ -349,7 +350,23 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Session> session) {
     bool no_body = status == 304 || status == 204 || (status >= 100 && status < 200);
     if (!no_body) out.set(bhttp::field::content_length, std::to_string(body_size));
     stream.expires_after(options_.request_timeout);
-    if (fd < 0 && !head && !no_body) {
+    if (fd < 0 && !head && !no_body && res.shared_body) {
+      // Cached bytes: the header and the shared body leave in one gathered write.
+      bhttp::response_serializer<bhttp::empty_body> sr{out};
+      std::string header_text;
+      sr.split(true);
+      beast::error_code hec;
+      sr.next(hec, [&](beast::error_code&, const auto& buffers) {
+        header_text.reserve(beast::buffer_bytes(buffers));
+        for (auto b : beast::buffers_range_ref(buffers))
+          header_text.append(static_cast<const char*>(b.data()), b.size());
+        sr.consume(beast::buffer_bytes(buffers));
+      });
+      std::array<asio::const_buffer, 2> parts{asio::buffer(header_text), asio::buffer(*res.shared_body)};
+      auto [ec1, n1] = co_await asio::async_write(stream, parts, kAwait);
+      wec = ec1;
+      bytes_out = body_size;
+    } else if (fd < 0 && !head && !no_body) {
       // Header and body leave in one gathered write.
       bhttp::response<bhttp::string_body> whole{std::move(out.base()), std::move(res.body)};
       auto [ec1, n1] = co_await bhttp::async_write(stream, whole, kAwait);
