@@ -243,13 +243,9 @@ Metadata analyze(const std::filesystem::path& path, const Probe& probe, const Li
     out["icc"] = detail::text_or_null(icc);
     out["pages"] = probe.frames;
 
-    vips::VImage thumb = detail::load_upright(path, probe, 128);
-    detail::KillSwitch kill(thumb, deadline);
-    try {
-      thumb = thumb.copy_memory();
-    } catch (const vips::VError& e) {
-      detail::rethrow_vips(e, ErrorCode::unsupported_media, "the image cannot be decoded", &kill);
-    }
+    // Streamed down to 128 px and already in memory: the decoded source is
+    // never held whole (a 40 MB PNG would otherwise cost its full decode).
+    const vips::VImage thumb = detail::load_upright(path, probe, 128, &deadline);
     deadline.check("analysing the image");
     // Colour work on an opaque RGB copy: transparent areas count as white.
     vips::VImage rgb = thumb;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,7 +88,13 @@ int leading_gif_frames(const std::filesystem::path& path, const Probe& probe, co
 
 /// Page 0 of an image, upright (EXIF orientation applied), 8-bit sRGB or grey,
 /// scaled to fit a box x box square when box > 0 (never enlarged).
-vips::VImage load_upright(const std::filesystem::path& path, const Probe& probe, int box);
+/// With box > 0 the pixels stream (sequential load, shrink-on-load where the
+/// format has it, resize, then rotate the small result): memory stays bounded
+/// by the box, not the source. The result is then in memory; `deadline`, when
+/// given, stops that decode (core::Error timeout). box == 0 loads with random
+/// access and stays lazy.
+vips::VImage load_upright(const std::filesystem::path& path, const Probe& probe, int box,
+                          const Deadline* deadline = nullptr);
 
 /// The colour policy of every output: CMYK and other non-RGB data goes to
 /// sRGB through its ICC profile; 16-bit and float drop to 8 bits.
@@ -102,7 +109,13 @@ std::uint64_t phash_of(const vips::VImage& upright);
 /// animation fields; without it only nothing (GPS included, as asked).
 vips::VImage strip_metadata(const vips::VImage& img, bool strip);
 
+/// Encoded bytes without EXIF/XMP (APP1) and IPTC (APP13) segments; ICC stays.
+std::string jpeg_drop_metadata(const std::string& jpeg);
+/// Encoded WebP without its EXIF and XMP chunks (VP8X flags updated).
+std::string webp_drop_metadata(const std::string& webp);
+
 /// Encodes `img` (frames stacked vertically when `frames` > 1) as `format`.
+/// With spec.strip the output carries no EXIF, XMP or IPTC (see encode.cpp).
 std::string encode(const vips::VImage& img, const ops::TransformSpec& spec, const std::string& format,
                    int frames);
 

@@ -1,6 +1,8 @@
 // Deadlines, libvips error conversion, loading and the colour policy.
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "imaging/detail.hpp"
 
 namespace progimage::imaging::detail {
@@ -98,16 +100,30 @@ vips::VImage to_srgb8(const vips::VImage& in) {
 
 namespace progimage::imaging::detail {
 
-vips::VImage load_upright(const std::filesystem::path& path, const Probe& probe, int box) {
-  double shrink = 1.0;
-  if (box > 0) shrink = std::max(1.0, double(std::max(probe.width, probe.height)) / box);
-  vips::VImage img = load_image(path, probe, 0, 1, false, shrink);
-  img = to_srgb8(img).autorot();
-  if (box > 0) {
-    const double s = double(box) / std::max(img.width(), img.height());
-    if (s < 1.0) img = img.resize(s);
+vips::VImage load_upright(const std::filesystem::path& path, const Probe& probe, int box,
+                          const Deadline* deadline) {
+  if (box <= 0) {
+    // Full size, read in any order later (a mask is sampled once per frame).
+    return to_srgb8(load_image(path, probe, 0, 1, false)).autorot();
   }
-  return img;
+  // Streaming: a sequential load (shrunk by the loader where the format
+  // allows), converted and reduced strip by strip, so only scanline buffers
+  // and the small result are ever in memory. Turning it upright needs random
+  // access, so that happens to the small image only.
+  const double shrink = std::max(1.0, double(std::max(probe.width, probe.height)) / box);
+  vips::VImage img = load_image(path, probe, 0, 1, true, shrink);
+  std::optional<KillSwitch> kill;
+  if (deadline != nullptr) kill.emplace(img, *deadline);
+  img = to_srgb8(img);
+  const double s = double(box) / std::max(img.width(), img.height());
+  if (s < 1.0) img = img.resize(s);
+  try {
+    img = img.copy_memory();
+  } catch (const vips::VError& e) {
+    if (kill) rethrow_vips(e, ErrorCode::unsupported_media, "the image cannot be decoded", &*kill);
+    throw;
+  }
+  return img.autorot();
 }
 
 }  // namespace progimage::imaging::detail
