@@ -13,9 +13,11 @@
 #include "core/config.hpp"
 #include "fetch/fetcher.hpp"
 #include "http/api.hpp"
+#include "http/jobs_api.hpp"
 #include "http/processing_pool.hpp"
 #include "http/server.hpp"
 #include "imaging/imaging.hpp"
+#include "jobs/worker_pool.hpp"
 #include "ops/parse.hpp"
 #include "service/image_service.hpp"
 
@@ -40,6 +42,7 @@ int serve(const core::Config& cfg) {
   limits.max_output_dimension = cfg.max_output_dimension;
   limits.timeout = cfg.transform_timeout;
   ops::validate_presets(cfg.presets);
+  ops::validate_presets(cfg.variants);
 
   service::ImageService images(*catalog, *blobs, limits, cfg.cache_bytes);
   http::ProcessingPool pool(processing_threads, cfg.processing_queue);
@@ -74,7 +77,33 @@ int serve(const core::Config& cfg) {
                      [&] { return catalog->healthy() && blobs->healthy(); },
                      std::string(app::kOpenApiJson)};
   http::register_api(server, deps);
+
+  // ---- jobs and variants (issue 4) ----
+  const bool run_workers = cfg.node_role != "api" && cfg.workers > 0;
+  jobs::WorkerOptions worker_options;
+  worker_options.threads = cfg.workers;
+  worker_options.lease = cfg.job_lease;
+  worker_options.backoff = cfg.job_backoff;
+  worker_options.variants = cfg.variants;
+  worker_options.presets = cfg.presets;
+  worker_options.callback_secret =
+      !cfg.callback_secret.empty() ? cfg.callback_secret
+                                   : (cfg.signing_secrets.empty() ? std::string() : cfg.signing_secrets.front());
+  if (!cfg.signing_secrets.empty()) worker_options.url_signing_secret = cfg.signing_secrets.front();
+  jobs::WorkerPool workers(worker_options, images, fetcher);
+  std::function<void()> notify_workers = [&workers, run_workers] {
+    if (run_workers) workers.notify();
+  };
+  std::vector<std::string> variant_names;
+  for (const auto& [name, query] : cfg.variants) variant_names.push_back(name);
+  images.set_variants(variant_names, notify_workers);
+  http::JobsApiDeps jobs_deps{cfg, images, pool, notify_workers};
+  http::register_jobs_api(server, jobs_deps);
+  telemetry.watch_jobs(workers.counters());
+  // ---- end jobs ----
+
   server.start();
+  if (run_workers) workers.start();
 
   if (cfg.api_keys.empty())
     spdlog::warn("no API keys are configured: the server is open to anyone who can reach {}", cfg.listen);
@@ -91,6 +120,7 @@ int serve(const core::Config& cfg) {
   });
 
   server.run();
+  workers.stop();  // each worker finishes its item and gives back its other leases
   pool.stop();
   fetch_pool.stop();
   spdlog::info("stopped");

@@ -20,7 +20,21 @@ Telemetry::Telemetry(service::ImageService& images, http::ProcessingPool& pool, 
                      .with({})),
       rejected_(registry_.counter("progimage_processing_rejected_total",
                                   "image tasks refused with 503 because the processing pool was full")
-                    .with({})) {
+                    .with({})),
+      job_items_(registry_.counter("progimage_job_items_total",
+                                   "job and variant item attempts by outcome (done, failed, retried, duplicate)",
+                                   {"outcome"})),
+      callbacks_(registry_.counter("progimage_job_callbacks_total", "job callbacks by outcome", {"outcome"})) {
+  for (const char* outcome : {"done", "failed", "retried", "duplicate"}) job_items_.with({outcome});
+  // Queue depth comes from the catalog: it counts the items of every node.
+  registry_.gauge("progimage_job_queue_items", "job and variant items waiting (queued) or leased (running)",
+                  {"status"})
+      .with({"queued"})
+      .set_function([this] { return static_cast<double>(catalog_.queue_depth().queued); });
+  registry_.gauge("progimage_job_queue_items", "job and variant items waiting (queued) or leased (running)",
+                  {"status"})
+      .with({"running"})
+      .set_function([this] { return static_cast<double>(catalog_.queue_depth().running); });
   registry_.gauge("progimage_processing_pending", "image tasks running or waiting in the processing pool")
       .with({})
       .set_function([this] { return static_cast<double>(pool_.pending()); });
@@ -69,6 +83,14 @@ std::string Telemetry::render() {
     sync_counter(renders_, k.renders.load());
     sync_counter(evictions_, k.evictions.load());
     sync_counter(rejected_, pool_.rejected());
+    if (jobs_) {
+      sync_counter(job_items_.with({"done"}), jobs_->done.load());
+      sync_counter(job_items_.with({"failed"}), jobs_->failed.load());
+      sync_counter(job_items_.with({"retried"}), jobs_->retried.load());
+      sync_counter(job_items_.with({"duplicate"}), jobs_->duplicates.load());
+      sync_counter(callbacks_.with({"delivered"}), jobs_->callbacks_delivered.load());
+      sync_counter(callbacks_.with({"failed"}), jobs_->callbacks_failed.load());
+    }
   }
   return registry_.render();
 }

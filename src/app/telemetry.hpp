@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.hpp"
 #include "http/metrics.hpp"
+#include "jobs/worker_pool.hpp"
 #include "http/processing_pool.hpp"
 #include "http/server.hpp"
 #include "service/image_service.hpp"
@@ -15,6 +16,9 @@ namespace progimage::app {
 class Telemetry {
  public:
   Telemetry(service::ImageService& images, http::ProcessingPool& pool, catalog::Catalog& catalog);
+
+  /// Adds job item outcomes to the metrics (queue depth is always there).
+  void watch_jobs(const jobs::JobCounters& counters) { jobs_ = &counters; }
 
   /// Logs one JSON line for the exchange and counts it.
   void record(const http::Exchange& e);
@@ -34,6 +38,9 @@ class Telemetry {
   http::Counter& renders_;
   http::Counter& evictions_;
   http::Counter& rejected_;
+  http::Family<http::Counter>& job_items_;
+  http::Family<http::Counter>& callbacks_;
+  const jobs::JobCounters* jobs_ = nullptr;
   std::mutex sync_mutex_;
 };
 

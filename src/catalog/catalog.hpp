@@ -1,9 +1,11 @@
 #pragma once
-// The catalog: image records, tags, derivative index (and, later, jobs, links,
-// keys). SQLite and PostgreSQL implement it; handlers never see which.
+// The catalog: image records, tags, derivative index, variants and the job
+// queue (later links and keys). SQLite and PostgreSQL implement it; handlers
+// and workers never see which.
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/image.hpp"
@@ -55,6 +57,110 @@ struct DerivativeRecord {
   std::int64_t last_used_at = 0;
 };
 
+// ---- jobs ------------------------------------------------------------------
+
+/// Final states are completed, failed, partial and cancelled.
+enum class JobStatus { queued, running, completed, failed, partial, cancelled };
+std::string_view job_status_name(JobStatus s) noexcept;
+std::optional<JobStatus> parse_job_status(std::string_view s) noexcept;
+
+/// What an item works on.
+enum class ItemKind {
+  image,    // a stored image id (bulk job)
+  url,      // a remote URL (bulk job)
+  variant,  // a preset variant of a stored image (no job row)
+};
+/// done and failed are final; cancelled items were dropped before they started.
+enum class ItemStatus { queued, running, done, failed, cancelled };
+std::string_view item_status_name(ItemStatus s) noexcept;
+
+/// A bulk job as submitted. The spec is shared by all its items.
+struct JobSpec {
+  std::string id;            // empty: a new id is made
+  std::string params;        // canonical transform parameters
+  std::string format;        // output format, "" for the source's
+  bool store = false;        // results become stored images
+  std::string callback_url;  // "" for none
+  int max_attempts = 3;
+  std::int64_t created_at = 0;  // unix seconds; 0: now
+};
+
+struct JobSource {
+  ItemKind kind = ItemKind::image;  // image or url
+  std::string source;               // image id or URL
+};
+
+struct JobError {
+  std::string code;  // an API error code name, e.g. "unsupported_media"
+  std::string message;
+};
+
+struct JobRecord {
+  std::string id;
+  JobSpec spec;
+  JobStatus status = JobStatus::queued;
+  std::int64_t total = 0;
+  std::int64_t done = 0;    // items that succeeded
+  std::int64_t failed = 0;  // items that failed for good
+  std::int64_t cancelled = 0;
+  std::int64_t created_at = 0;
+  std::optional<std::int64_t> finished_at;
+  std::string callback_state;  // "" (no callback), pending, delivered, failed
+};
+
+struct ItemResult {
+  std::int64_t position = 0;  // in the job, from 0
+  ItemKind kind = ItemKind::image;
+  std::string source;
+  ItemStatus status = ItemStatus::queued;
+  int attempts = 0;
+  std::string image_id;        // stored result (store: true)
+  std::string derivative_key;  // cached result (store: false, variants)
+  std::optional<JobError> error;
+};
+
+struct ResultPage {
+  std::vector<ItemResult> results;
+  std::string next_cursor;  // empty on the last page
+};
+
+/// An item leased to a worker until `lease_until`; with its job's spec.
+struct ClaimedItem {
+  std::int64_t id = 0;
+  std::string job_id;  // empty for variant items
+  ItemKind kind = ItemKind::image;
+  std::string source;        // image id or URL
+  std::string variant;       // preset name, for variant items
+  JobSpec spec;              // params, format, store of the job (empty for variants)
+  int attempts = 0;          // including this one
+  int max_attempts = 3;
+  std::int64_t lease_token = 0;  // proves the lease in fail_item()
+};
+
+/// What a finished item produced (one of them, or neither).
+struct ItemOutput {
+  std::string image_id;
+  std::string derivative_key;
+};
+
+struct QueueDepth {
+  std::int64_t queued = 0;   // waiting, retries included
+  std::int64_t running = 0;  // leased
+};
+
+/// A job whose final state is to be POSTed to its callback_url.
+struct CallbackDue {
+  JobRecord job;
+  int attempts = 0;  // deliveries tried before this one
+};
+
+/// One preset variant of an image.
+struct VariantState {
+  std::string status;          // pending, ready, failed
+  std::string derivative_key;  // when ready
+  std::optional<JobError> error;
+};
+
 class Catalog {
  public:
   virtual ~Catalog() = default;
@@ -79,6 +185,69 @@ class Catalog {
   /// Removes least-recently-used rows until the total is at most `budget`;
   /// returns the removed keys so that the caller deletes their blobs.
   virtual std::vector<std::string> evict_derivatives(std::int64_t budget) = 0;
+
+  // ---- variants -----------------------------------------------------------
+  // insert_image() also stores each `image.variants` entry (name -> "pending")
+  // and queues one variant item per entry, in the same transaction; get_image()
+  // and list_images() fill `variants` with each one's status.
+
+  virtual std::optional<VariantState> get_variant(const std::string& image_id, const std::string& name) = 0;
+  /// Queues a variant that the image does not have yet (e.g. a preset added to
+  /// the configuration later); does nothing when it exists. False when the
+  /// image does not exist.
+  virtual bool queue_variant(const std::string& image_id, const std::string& name) = 0;
+
+  // ---- job queue ----------------------------------------------------------
+  // Items are leased, not locked: claim_items() hands each runnable item to
+  // one caller until its lease ends; a lease that ends without a completion
+  // makes the item runnable again (at-least-once processing), and only the
+  // first completion of an item is recorded (exactly-once results). Backends
+  // with row locks implement the claim as one UPDATE over a
+  // `SELECT ... FOR UPDATE SKIP LOCKED LIMIT max`, so that any number of
+  // workers on any number of machines claim concurrently. create_job() is
+  // durable when it returns; the bookkeeping calls below may be committed
+  // without waiting for the disk (a power loss then forgets the latest ones,
+  // which only makes some items run again).
+
+  /// Creates the job and one item per source (or per image that `selector`
+  /// finds, when given) in one transaction. Throws core::Error(bad_parameter)
+  /// naming unknown image ids (then nothing is created).
+  virtual JobRecord create_job(const JobSpec& spec, const std::vector<JobSource>& sources,
+                               const std::optional<ImageQuery>& selector) = 0;
+  virtual std::optional<JobRecord> get_job(const std::string& id) = 0;
+  /// Results in source order; `cursor` from a previous page ("" for the first).
+  /// Throws core::Error(bad_parameter) for a malformed cursor.
+  virtual ResultPage job_results(const std::string& job_id, const std::string& cursor, int limit) = 0;
+  /// Drops the items that have not started; the job ends `cancelled` once
+  /// the running ones finish. nullopt for an unknown job; a finished job is
+  /// returned unchanged.
+  virtual std::optional<JobRecord> cancel_job(const std::string& id, std::int64_t now) = 0;
+
+  /// Leases up to `max` runnable items (queued and due, or running with an
+  /// expired lease) to `worker` until now_ms + lease_ms, counting an attempt
+  /// on each. An expired item that has used all its attempts is failed
+  /// instead of handed out.
+  virtual std::vector<ClaimedItem> claim_items(const std::string& worker, int max, std::int64_t lease_ms,
+                                               std::int64_t now_ms) = 0;
+  /// Records the item's result unless it already has one (idempotent: a
+  /// worker whose lease was taken over may finish too). True when this call
+  /// recorded it. Rolls the job up, and marks a variant ready.
+  virtual bool complete_item(std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) = 0;
+  /// Records a failed attempt by the lease holder: back in the queue until
+  /// `retry_at_ms`, or failed for good when nullopt. False when the caller no
+  /// longer holds the lease (nothing changes then).
+  virtual bool fail_item(std::int64_t item_id, std::int64_t lease_token, const JobError& error,
+                         std::optional<std::int64_t> retry_at_ms, std::int64_t now_ms) = 0;
+  /// Gives back the worker's leases without counting the attempts (shutdown).
+  virtual int release_leases(const std::string& worker) = 0;
+  virtual QueueDepth queue_depth() = 0;
+
+  /// Leases finished jobs whose callback is due (pending and next try <= now)
+  /// until now_ms + lease_ms.
+  virtual std::vector<CallbackDue> claim_callbacks(int max, std::int64_t lease_ms, std::int64_t now_ms) = 0;
+  /// Records a delivery attempt: delivered, retried at `retry_at_ms`, or given
+  /// up (failed) when neither.
+  virtual void record_callback(const std::string& job_id, bool delivered, std::optional<std::int64_t> retry_at_ms) = 0;
 
   /// True when the catalog answers (for /readyz).
   virtual bool healthy() = 0;

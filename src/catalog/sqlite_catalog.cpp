@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 #include <stdexcept>
 #include <utility>
 #include <variant>
@@ -14,6 +15,7 @@
 #include "catalog/sqlite_db.hpp"
 #include "catalog/sqlite_schema.hpp"
 #include "core/error.hpp"
+#include "core/hash.hpp"
 #include "core/id.hpp"
 #include "core/time.hpp"
 
@@ -33,7 +35,8 @@ constexpr auto kTouchInterval = std::chrono::seconds(1);
 const std::string kImageColumns =
     "i.id, i.sha256, i.format, i.width, i.height, i.size, i.frames, i.has_alpha, i.created_at, "
     "i.name, i.description, i.camera_make, i.camera_model, i.focus_x, i.focus_y, i.metadata_json, "
-    "(SELECT json_group_array(t.tag) FROM image_tags t WHERE t.image_id = i.id)";
+    "(SELECT json_group_array(t.tag) FROM image_tags t WHERE t.image_id = i.id), "
+    "(SELECT json_group_object(v.name, v.status) FROM image_variants v WHERE v.image_id = i.id)";
 const std::string kSelectImageById = "SELECT " + kImageColumns + " FROM images i WHERE i.id = ?1";
 const std::string kSelectImageBySha = "SELECT " + kImageColumns + " FROM images i WHERE i.sha256 = ?1";
 
@@ -60,6 +63,12 @@ core::ImageRecord read_image(const Statement& s) {
   const auto tags = boost::json::parse(s.text(16)).as_array();
   for (const auto& t : tags) r.tags.emplace_back(t.as_string());
   std::sort(r.tags.begin(), r.tags.end());
+  if (!s.is_null(17)) {
+    const auto variants = boost::json::parse(s.text(17));
+    if (variants.is_object())
+      for (const auto& [name, status] : variants.as_object())
+        if (status.is_string()) r.variants[std::string(name)] = std::string(status.as_string());
+  }
   return r;
 }
 
@@ -89,6 +98,19 @@ void insert_tags(Connection& c, const std::string& id, const std::vector<std::st
     auto s = c.cached("INSERT INTO image_tags (image_id, tag) VALUES (?1, ?2)");
     s->bind(1, id).bind(2, tag).run();
   }
+}
+
+constexpr int kVariantAttempts = 3;
+
+void insert_variant(Connection& c, const std::string& image_id, const std::string& name, std::int64_t now_ms) {
+  {
+    auto s = c.cached("INSERT INTO image_variants (image_id, name) VALUES (?1, ?2)");
+    s->bind(1, image_id).bind(2, name).run();
+  }
+  auto s = c.cached(
+      "INSERT INTO job_items (kind, source, variant, max_attempts, next_attempt_at)"
+      " VALUES ('variant', ?1, ?2, ?3, ?4)");
+  s->bind(1, image_id).bind(2, name).bind(3, kVariantAttempts).bind(4, now_ms).run();
 }
 
 std::string lower_ascii(std::string s) {
@@ -231,7 +253,6 @@ InsertResult SqliteCatalog::insert_image(const core::ImageRecord& image) {
   auto meta = boost::json::parse(rec.metadata_json, ec);
   if (ec || !meta.is_object()) throw std::invalid_argument("catalog: metadata_json is not a JSON object");
   rec.tags = normalize_tags(rec.tags);
-  rec.variants.clear();  // not stored yet (variants come with the jobs)
 
   std::lock_guard lock(write_mu_);
   Transaction tx(*writer_);
@@ -256,6 +277,13 @@ InsertResult SqliteCatalog::insert_image(const core::ImageRecord& image) {
     s->run();
   }
   insert_tags(*writer_, rec.id, rec.tags);
+  // Variants are queued in the transaction that acknowledges the upload, so
+  // a crash right after it still produces them.
+  const auto now_ms = core::unix_now_ms();
+  for (auto& [name, status] : rec.variants) {
+    status = "pending";
+    insert_variant(*writer_, rec.id, name, now_ms);
+  }
   tx.commit();
   return {std::move(rec), false};
 }
@@ -330,15 +358,29 @@ DeleteResult SqliteCatalog::delete_image(const std::string& id) {
   return result;
 }
 
-ImagePage SqliteCatalog::list_images(const ImageQuery& query) {
-  using Value = std::variant<std::int64_t, std::string>;
-  std::vector<Value> args;
-  auto arg = [&args](Value v) {
-    args.push_back(std::move(v));
-    return "?" + std::to_string(args.size());
-  };
+namespace {
 
-  std::string sql = "SELECT " + kImageColumns + " FROM images i WHERE 1";
+using SqlValue = std::variant<std::int64_t, std::string>;
+
+/// Appends `v` to the arguments and returns its placeholder.
+std::string add_arg(std::vector<SqlValue>& args, SqlValue v) {
+  args.push_back(std::move(v));
+  return "?" + std::to_string(args.size());
+}
+
+void bind_all(Statement& s, const std::vector<SqlValue>& args) {
+  for (std::size_t k = 0; k < args.size(); ++k) {
+    std::visit([&](const auto& v) { s.bind(static_cast<int>(k + 1), v); }, args[k]);
+  }
+}
+
+}  // namespace
+
+/// The search conditions of `query` on images `i`, as " AND ..." clauses
+/// (the cursor and the limit are left to the caller).
+std::string SqliteCatalog::image_filter(const ImageQuery& query, std::vector<SqlValue>& args) {
+  auto arg = [&args](SqlValue v) { return add_arg(args, std::move(v)); };
+  std::string sql;
   if (auto match = fts_match_expression(query.text); !match.empty()) {
     sql += " AND i.seq IN (SELECT rowid FROM images_fts WHERE images_fts MATCH " + arg(match) + ")";
   }
@@ -351,6 +393,13 @@ ImagePage SqliteCatalog::list_images(const ImageQuery& query) {
   if (!query.camera.empty()) sql += " AND i.camera_model = " + arg(query.camera) + " COLLATE NOCASE";
   if (query.from) sql += " AND i.created_at >= " + arg(*query.from);
   if (query.to) sql += " AND i.created_at <= " + arg(*query.to);
+  return sql;
+}
+
+ImagePage SqliteCatalog::list_images(const ImageQuery& query) {
+  std::vector<SqlValue> args;
+  auto arg = [&args](SqlValue v) { return add_arg(args, std::move(v)); };
+  std::string sql = "SELECT " + kImageColumns + " FROM images i WHERE 1" + image_filter(query, args);
   if (!query.cursor.empty()) {
     auto pos = decode_cursor(query.cursor);
     if (!pos) throw core::Error(core::ErrorCode::bad_parameter, "invalid cursor");
@@ -363,9 +412,7 @@ ImagePage SqliteCatalog::list_images(const ImageQuery& query) {
 
   auto r = reader();
   Statement s = r->prepare(sql);
-  for (std::size_t k = 0; k < args.size(); ++k) {
-    std::visit([&](const auto& v) { s.bind(static_cast<int>(k + 1), v); }, args[k]);
-  }
+  bind_all(s, args);
   ImagePage page;
   while (s.step()) {
     if (page.images.size() == static_cast<std::size_t>(limit)) {
@@ -505,6 +552,505 @@ std::vector<std::string> SqliteCatalog::evict_derivatives(std::int64_t budget) {
   }
   tx.commit();
   return evicted;
+}
+
+// ---- variants --------------------------------------------------------------
+
+std::optional<VariantState> SqliteCatalog::get_variant(const std::string& image_id, const std::string& name) {
+  auto r = reader();
+  auto s = r->cached(
+      "SELECT status, derivative_key, error_code, error_message FROM image_variants"
+      " WHERE image_id = ?1 AND name = ?2");
+  s->bind(1, image_id).bind(2, name);
+  if (!s->step()) return std::nullopt;
+  VariantState v{s->text(0), s->text(1), std::nullopt};
+  if (!s->is_null(2)) v.error = JobError{s->text(2), s->text(3)};
+  return v;
+}
+
+bool SqliteCatalog::queue_variant(const std::string& image_id, const std::string& name) {
+  std::lock_guard lock(write_mu_);
+  Transaction tx(*writer_);
+  {
+    auto s = writer_->cached("SELECT 1 FROM images WHERE id = ?1");
+    s->bind(1, image_id);
+    if (!s->step()) return false;
+  }
+  {
+    auto s = writer_->cached("SELECT 1 FROM image_variants WHERE image_id = ?1 AND name = ?2");
+    s->bind(1, image_id).bind(2, name);
+    if (s->step()) return true;
+  }
+  insert_variant(*writer_, image_id, name, core::unix_now_ms());
+  tx.commit();
+  return true;
+}
+
+// ---- job queue -------------------------------------------------------------
+
+namespace {
+
+/// Commits of queue bookkeeping (claims, completions, failures, callback
+/// state) do not wait for the disk: in WAL mode `synchronous=NORMAL` survives
+/// a process crash and, after a power loss, can only forget the latest of
+/// them, which makes some items run again (their results are idempotent). The
+/// next fully synced commit (an upload, a job) syncs them too, in order.
+/// Held with write_mu_, so no other transaction runs relaxed.
+class RelaxedSync {
+ public:
+  explicit RelaxedSync(Connection& c) : c_(c) { c_.exec("PRAGMA synchronous=NORMAL"); }
+  ~RelaxedSync() {
+    try {
+      c_.exec("PRAGMA synchronous=FULL");
+    } catch (...) {
+      // Cannot fail outside a transaction; nothing more to do if it did.
+    }
+  }
+  RelaxedSync(const RelaxedSync&) = delete;
+  RelaxedSync& operator=(const RelaxedSync&) = delete;
+
+ private:
+  Connection& c_;
+};
+
+const std::string kJobColumns =
+    "id, status, params, format, store, max_attempts, total, done, failed, cancelled, created_at, finished_at,"
+    " callback_url, callback_state, callback_attempts";
+
+JobRecord read_job(const Statement& s) {
+  JobRecord j;
+  j.id = s.text(0);
+  j.spec.id = j.id;
+  j.status = parse_job_status(s.text(1)).value_or(JobStatus::queued);
+  j.spec.params = s.text(2);
+  j.spec.format = s.text(3);
+  j.spec.store = s.int64(4) != 0;
+  j.spec.max_attempts = s.integer(5);
+  j.total = s.int64(6);
+  j.done = s.int64(7);
+  j.failed = s.int64(8);
+  j.cancelled = s.int64(9);
+  j.created_at = s.int64(10);
+  j.spec.created_at = j.created_at;
+  if (!s.is_null(11)) j.finished_at = s.int64(11);
+  j.spec.callback_url = s.text(12);
+  j.callback_state = s.text(13);
+  return j;
+}
+
+std::string_view kind_name(ItemKind k) {
+  switch (k) {
+    case ItemKind::image: return "image";
+    case ItemKind::url: return "url";
+    case ItemKind::variant: return "variant";
+  }
+  return "image";
+}
+
+ItemKind parse_kind(std::string_view k) {
+  if (k == "url") return ItemKind::url;
+  if (k == "variant") return ItemKind::variant;
+  return ItemKind::image;
+}
+
+ItemStatus parse_item_status(std::string_view s) {
+  for (auto st : {ItemStatus::queued, ItemStatus::running, ItemStatus::done, ItemStatus::failed,
+                  ItemStatus::cancelled})
+    if (item_status_name(st) == s) return st;
+  return ItemStatus::queued;
+}
+
+std::optional<JobRecord> load_job(Connection& c, const std::string& id) {
+  auto s = c.cached("SELECT " + kJobColumns + " FROM jobs WHERE id = ?1");
+  s->bind(1, id);
+  if (!s->step()) return std::nullopt;
+  return read_job(*s);
+}
+
+/// Result cursors are the position of the last item shown.
+std::string encode_position(std::int64_t position) {
+  return core::base64_encode("p" + std::to_string(position), true, false);
+}
+
+std::optional<std::int64_t> decode_position(std::string_view cursor) {
+  auto text = core::base64_decode(cursor);
+  if (!text || text->size() < 2 || text->size() > 20 || (*text)[0] != 'p') return std::nullopt;
+  std::int64_t v = 0;
+  for (std::size_t i = 1; i < text->size(); ++i) {
+    char ch = (*text)[i];
+    if (ch < '0' || ch > '9') return std::nullopt;
+    v = v * 10 + (ch - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+void SqliteCatalog::roll_up(const std::string& job_id, ItemStatus final_status, std::int64_t count,
+                            std::int64_t now_ms) {
+  const char* column = final_status == ItemStatus::done     ? "done"
+                       : final_status == ItemStatus::failed ? "failed"
+                                                            : "cancelled";
+  std::int64_t total = 0, done = 0, failed = 0, cancelled = 0;
+  std::string status;
+  bool finished = false;
+  {
+    auto s = writer_->cached(std::string("UPDATE jobs SET ") + column + " = " + column +
+                             " + ?2 WHERE id = ?1 RETURNING total, done, failed, cancelled, status, finished_at");
+    s->bind(1, job_id).bind(2, count);
+    if (!s->step()) return;
+    total = s->int64(0);
+    done = s->int64(1);
+    failed = s->int64(2);
+    cancelled = s->int64(3);
+    status = s->text(4);
+    finished = !s->is_null(5);
+  }
+  if (finished || done + failed + cancelled < total) return;
+  JobStatus final_job = status == "cancelled" ? JobStatus::cancelled
+                        : failed == 0         ? JobStatus::completed
+                        : done == 0           ? JobStatus::failed
+                                              : JobStatus::partial;
+  auto s = writer_->cached(
+      "UPDATE jobs SET status = ?2, finished_at = ?3,"
+      " callback_state = CASE WHEN callback_url <> '' THEN 'pending' ELSE '' END, callback_next_at = ?4"
+      " WHERE id = ?1");
+  s->bind(1, job_id).bind(2, job_status_name(final_job)).bind(3, now_ms / 1000).bind(4, now_ms).run();
+}
+
+JobRecord SqliteCatalog::create_job(const JobSpec& spec, const std::vector<JobSource>& sources,
+                                    const std::optional<ImageQuery>& selector) {
+  JobSpec js = spec;
+  if (js.id.empty()) js.id = core::new_id();
+  const auto now_ms = core::unix_now_ms();
+  if (js.created_at == 0) js.created_at = now_ms / 1000;
+  if (js.max_attempts < 1) js.max_attempts = 1;
+
+  std::lock_guard lock(write_mu_);
+  Transaction tx(*writer_);
+  {
+    auto s = writer_->cached(
+        "INSERT INTO jobs (id, params, format, store, max_attempts, created_at, callback_url)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    s->bind(1, js.id).bind(2, js.params).bind(3, js.format).bind(4, js.store ? 1 : 0).bind(5, js.max_attempts);
+    s->bind(6, js.created_at).bind(7, js.callback_url).run();
+  }
+  std::int64_t total = 0;
+  if (selector) {
+    // The search runs inside the transaction: the job gets exactly the images
+    // that existed when it was created, newest first like the list.
+    std::vector<SqlValue> args;
+    std::string filter = image_filter(*selector, args);
+    const auto job = add_arg(args, js.id);
+    const auto attempts = add_arg(args, std::int64_t{js.max_attempts});
+    const auto due = add_arg(args, now_ms);
+    Statement s = writer_->prepare(
+        "INSERT INTO job_items (job_id, position, kind, source, max_attempts, next_attempt_at)"
+        " SELECT " + job + ", ROW_NUMBER() OVER (ORDER BY i.created_at DESC, i.id DESC) - 1, 'image', i.id, " +
+        attempts + ", " + due + " FROM images i WHERE 1" + filter);
+    bind_all(s, args);
+    s.run();
+    total = writer_->changes();
+  } else {
+    std::vector<std::string> missing;
+    std::size_t missing_count = 0;
+    for (const auto& src : sources) {
+      if (src.kind != ItemKind::image) continue;
+      auto s = writer_->cached("SELECT 1 FROM images WHERE id = ?1");
+      s->bind(1, src.source);
+      if (!s->step()) {
+        if (missing.size() < 10) missing.push_back(src.source);
+        ++missing_count;
+      }
+    }
+    if (!missing.empty()) {
+      std::string msg = "unknown image id";
+      msg += missing_count > 1 ? "s: " : ": ";
+      for (std::size_t k = 0; k < missing.size(); ++k) msg += (k ? ", " : "") + missing[k];
+      if (missing_count > missing.size()) msg += " (and " + std::to_string(missing_count - missing.size()) + " more)";
+      throw core::Error(core::ErrorCode::bad_parameter, msg);
+    }
+    for (const auto& src : sources) {
+      auto s = writer_->cached(
+          "INSERT INTO job_items (job_id, position, kind, source, max_attempts, next_attempt_at)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      s->bind(1, js.id).bind(2, total).bind(3, kind_name(src.kind)).bind(4, src.source).bind(5, js.max_attempts);
+      s->bind(6, now_ms).run();
+      ++total;
+    }
+  }
+  {
+    auto s = writer_->cached("UPDATE jobs SET total = ?2 WHERE id = ?1");
+    s->bind(1, js.id).bind(2, total).run();
+  }
+  if (total == 0) roll_up(js.id, ItemStatus::done, 0, now_ms);  // nothing to do: finished at once
+  auto job = load_job(*writer_, js.id);
+  tx.commit();
+  return std::move(*job);
+}
+
+std::optional<JobRecord> SqliteCatalog::get_job(const std::string& id) {
+  auto r = reader();
+  return load_job(*r, id);
+}
+
+ResultPage SqliteCatalog::job_results(const std::string& job_id, const std::string& cursor, int limit) {
+  std::int64_t after = -1;
+  if (!cursor.empty()) {
+    auto p = decode_position(cursor);
+    if (!p) throw core::Error(core::ErrorCode::bad_parameter, "invalid cursor");
+    after = *p;
+  }
+  limit = clamp_limit(limit);
+  ResultPage page;
+  auto r = reader();
+  auto s = r->cached(
+      "SELECT position, kind, source, status, attempts, result_image_id, result_key, error_code, error_message"
+      " FROM job_items WHERE job_id = ?1 AND position > ?2 ORDER BY position LIMIT ?3");
+  s->bind(1, job_id).bind(2, after).bind(3, std::int64_t{limit} + 1);
+  while (s->step()) {
+    if (page.results.size() == static_cast<std::size_t>(limit)) {
+      page.next_cursor = encode_position(page.results.back().position);
+      break;
+    }
+    ItemResult item;
+    item.position = s->int64(0);
+    item.kind = parse_kind(s->text(1));
+    item.source = s->text(2);
+    item.status = parse_item_status(s->text(3));
+    item.attempts = s->integer(4);
+    item.image_id = s->text(5);
+    item.derivative_key = s->text(6);
+    if (item.status == ItemStatus::failed && !s->is_null(7)) item.error = JobError{s->text(7), s->text(8)};
+    page.results.push_back(std::move(item));
+  }
+  return page;
+}
+
+std::optional<JobRecord> SqliteCatalog::cancel_job(const std::string& id, std::int64_t now) {
+  std::lock_guard lock(write_mu_);
+  Transaction tx(*writer_);
+  auto job = load_job(*writer_, id);
+  if (!job) return std::nullopt;
+  if (job->finished_at) return job;
+  std::int64_t dropped = 0;
+  {
+    auto s = writer_->cached(
+        "UPDATE job_items SET status = 'cancelled', finished_at = ?2, lease_owner = NULL"
+        " WHERE job_id = ?1 AND status = 'queued'");
+    s->bind(1, id).bind(2, now * 1000).run();
+    dropped = writer_->changes();
+  }
+  {
+    auto s = writer_->cached("UPDATE jobs SET status = 'cancelled' WHERE id = ?1");
+    s->bind(1, id).run();
+  }
+  roll_up(id, ItemStatus::cancelled, dropped, now * 1000);
+  job = load_job(*writer_, id);
+  tx.commit();
+  return job;
+}
+
+std::vector<ClaimedItem> SqliteCatalog::claim_items(const std::string& worker, int max, std::int64_t lease_ms,
+                                                    std::int64_t now_ms) {
+  std::vector<ClaimedItem> out;
+  if (max <= 0) return out;
+  std::lock_guard lock(write_mu_);
+  RelaxedSync relaxed(*writer_);
+  Transaction tx(*writer_);
+  std::vector<std::int64_t> ids;
+  {
+    // Expired leases first: their workers died or stalled.
+    std::vector<std::tuple<std::int64_t, int, int, std::string, std::string, std::string>> expired;
+    {
+      auto s = writer_->cached(
+          "SELECT id, attempts, max_attempts, COALESCE(job_id, ''), kind, source || char(10) || variant"
+          " FROM job_items WHERE status = 'running' AND lease_until <= ?1 ORDER BY lease_until LIMIT ?2");
+      s->bind(1, now_ms).bind(2, max);
+      while (s->step())
+        expired.emplace_back(s->int64(0), s->integer(1), s->integer(2), s->text(3), s->text(4), s->text(5));
+    }
+    for (const auto& [id, attempts, max_attempts, job_id, kind, key] : expired) {
+      if (attempts < max_attempts) {
+        ids.push_back(id);
+        continue;
+      }
+      const JobError error{"internal", "processing stopped without a result " + std::to_string(attempts) +
+                                           " times (the worker died or its lease expired)"};
+      auto s = writer_->cached(
+          "UPDATE job_items SET status = 'failed', finished_at = ?2, lease_owner = NULL,"
+          " error_code = ?3, error_message = ?4 WHERE id = ?1");
+      s->bind(1, id).bind(2, now_ms).bind(3, error.code).bind(4, error.message).run();
+      if (kind == "variant") {
+        auto nl = key.find('\n');
+        auto v = writer_->cached(
+            "UPDATE image_variants SET status = 'failed', error_code = ?3, error_message = ?4"
+            " WHERE image_id = ?1 AND name = ?2");
+        v->bind(1, key.substr(0, nl)).bind(2, key.substr(nl + 1)).bind(3, error.code).bind(4, error.message).run();
+      } else if (!job_id.empty()) {
+        roll_up(job_id, ItemStatus::failed, 1, now_ms);
+      }
+    }
+  }
+  if (static_cast<int>(ids.size()) < max) {
+    auto s = writer_->cached(
+        "SELECT id FROM job_items WHERE status = 'queued' AND next_attempt_at <= ?1"
+        " ORDER BY next_attempt_at, id LIMIT ?2");
+    s->bind(1, now_ms).bind(2, max - static_cast<int>(ids.size()));
+    while (s->step()) ids.push_back(s->int64(0));
+  }
+  for (auto id : ids) {
+    ClaimedItem item;
+    {
+      auto s = writer_->cached(
+          "UPDATE job_items SET status = 'running', attempts = attempts + 1, lease_owner = ?2,"
+          " lease_until = ?3, lease_token = lease_token + 1 WHERE id = ?1"
+          " RETURNING id, COALESCE(job_id, ''), kind, source, variant, attempts, max_attempts, lease_token");
+      s->bind(1, id).bind(2, worker).bind(3, now_ms + lease_ms);
+      if (!s->step()) continue;
+      item.id = s->int64(0);
+      item.job_id = s->text(1);
+      item.kind = parse_kind(s->text(2));
+      item.source = s->text(3);
+      item.variant = s->text(4);
+      item.attempts = s->integer(5);
+      item.max_attempts = s->integer(6);
+      item.lease_token = s->int64(7);
+    }
+    if (!item.job_id.empty()) {
+      if (auto job = load_job(*writer_, item.job_id)) item.spec = job->spec;
+      auto s = writer_->cached("UPDATE jobs SET status = 'running' WHERE id = ?1 AND status = 'queued'");
+      s->bind(1, item.job_id).run();
+    }
+    out.push_back(std::move(item));
+  }
+  tx.commit();
+  return out;
+}
+
+bool SqliteCatalog::complete_item(std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) {
+  std::lock_guard lock(write_mu_);
+  RelaxedSync relaxed(*writer_);
+  Transaction tx(*writer_);
+  std::string job_id, kind, source, variant;
+  {
+    // Only the first completion counts, whoever holds the lease now.
+    auto s = writer_->cached(
+        "UPDATE job_items SET status = 'done', result_image_id = ?2, result_key = ?3, finished_at = ?4,"
+        " lease_owner = NULL, error_code = NULL, error_message = NULL"
+        " WHERE id = ?1 AND status IN ('queued', 'running')"
+        " RETURNING COALESCE(job_id, ''), kind, source, variant");
+    s->bind(1, item_id).bind(2, output.image_id).bind(3, output.derivative_key).bind(4, now_ms);
+    if (!s->step()) return false;
+    job_id = s->text(0);
+    kind = s->text(1);
+    source = s->text(2);
+    variant = s->text(3);
+  }
+  if (kind == "variant") {
+    auto s = writer_->cached(
+        "UPDATE image_variants SET status = 'ready', derivative_key = ?3, error_code = NULL, error_message = NULL"
+        " WHERE image_id = ?1 AND name = ?2");
+    s->bind(1, source).bind(2, variant).bind(3, output.derivative_key).run();
+  } else if (!job_id.empty()) {
+    roll_up(job_id, ItemStatus::done, 1, now_ms);
+  }
+  tx.commit();
+  return true;
+}
+
+bool SqliteCatalog::fail_item(std::int64_t item_id, std::int64_t lease_token, const JobError& error,
+                              std::optional<std::int64_t> retry_at_ms, std::int64_t now_ms) {
+  std::lock_guard lock(write_mu_);
+  RelaxedSync relaxed(*writer_);
+  Transaction tx(*writer_);
+  if (retry_at_ms) {
+    auto s = writer_->cached(
+        "UPDATE job_items SET status = 'queued', next_attempt_at = ?3, lease_owner = NULL, lease_until = 0,"
+        " error_code = ?4, error_message = ?5 WHERE id = ?1 AND lease_token = ?2 AND status = 'running'");
+    s->bind(1, item_id).bind(2, lease_token).bind(3, *retry_at_ms).bind(4, error.code).bind(5, error.message).run();
+    const bool changed = writer_->changes() > 0;
+    tx.commit();
+    return changed;
+  }
+  std::string job_id, kind, source, variant;
+  {
+    auto s = writer_->cached(
+        "UPDATE job_items SET status = 'failed', finished_at = ?3, lease_owner = NULL, error_code = ?4,"
+        " error_message = ?5 WHERE id = ?1 AND lease_token = ?2 AND status = 'running'"
+        " RETURNING COALESCE(job_id, ''), kind, source, variant");
+    s->bind(1, item_id).bind(2, lease_token).bind(3, now_ms).bind(4, error.code).bind(5, error.message);
+    if (!s->step()) return false;
+    job_id = s->text(0);
+    kind = s->text(1);
+    source = s->text(2);
+    variant = s->text(3);
+  }
+  if (kind == "variant") {
+    auto s = writer_->cached(
+        "UPDATE image_variants SET status = 'failed', error_code = ?3, error_message = ?4"
+        " WHERE image_id = ?1 AND name = ?2");
+    s->bind(1, source).bind(2, variant).bind(3, error.code).bind(4, error.message).run();
+  } else if (!job_id.empty()) {
+    roll_up(job_id, ItemStatus::failed, 1, now_ms);
+  }
+  tx.commit();
+  return true;
+}
+
+int SqliteCatalog::release_leases(const std::string& worker) {
+  std::lock_guard lock(write_mu_);
+  RelaxedSync relaxed(*writer_);
+  auto s = writer_->cached(
+      "UPDATE job_items SET status = 'queued', lease_owner = NULL, lease_until = 0,"
+      " attempts = MAX(attempts - 1, 0) WHERE lease_owner = ?1 AND status = 'running'");
+  s->bind(1, worker).run();
+  return static_cast<int>(writer_->changes());
+}
+
+QueueDepth SqliteCatalog::queue_depth() {
+  QueueDepth d;
+  auto r = reader();
+  auto s = r->cached(
+      "SELECT status, COUNT(*) FROM job_items WHERE status IN ('queued', 'running') GROUP BY status");
+  while (s->step()) {
+    if (s->text(0) == "queued") d.queued = s->int64(1);
+    else d.running = s->int64(1);
+  }
+  return d;
+}
+
+std::vector<CallbackDue> SqliteCatalog::claim_callbacks(int max, std::int64_t lease_ms, std::int64_t now_ms) {
+  std::vector<CallbackDue> out;
+  std::lock_guard lock(write_mu_);
+  RelaxedSync relaxed(*writer_);
+  Transaction tx(*writer_);
+  std::vector<std::pair<std::string, int>> due;
+  {
+    auto s = writer_->cached(
+        "SELECT id, callback_attempts FROM jobs WHERE callback_state = 'pending' AND callback_next_at <= ?1"
+        " ORDER BY callback_next_at LIMIT ?2");
+    s->bind(1, now_ms).bind(2, max);
+    while (s->step()) due.emplace_back(s->text(0), s->integer(1));
+  }
+  for (const auto& [id, attempts] : due) {
+    auto s = writer_->cached("UPDATE jobs SET callback_next_at = ?2 WHERE id = ?1");
+    s->bind(1, id).bind(2, now_ms + lease_ms).run();
+    if (auto job = load_job(*writer_, id)) out.push_back({std::move(*job), attempts});
+  }
+  tx.commit();
+  return out;
+}
+
+void SqliteCatalog::record_callback(const std::string& job_id, bool delivered,
+                                    std::optional<std::int64_t> retry_at_ms) {
+  std::lock_guard lock(write_mu_);
+  RelaxedSync relaxed(*writer_);
+  auto s = writer_->cached(
+      "UPDATE jobs SET callback_attempts = callback_attempts + 1, callback_state = ?2, callback_next_at = ?3"
+      " WHERE id = ?1 AND callback_state = 'pending'");
+  const char* state = delivered ? "delivered" : retry_at_ms ? "pending" : "failed";
+  s->bind(1, job_id).bind(2, state).bind(3, retry_at_ms.value_or(0)).run();
 }
 
 // ---- health ----------------------------------------------------------------

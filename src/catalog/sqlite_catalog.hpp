@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "catalog/catalog.hpp"
@@ -59,6 +60,24 @@ class SqliteCatalog final : public Catalog {
   std::int64_t derivative_bytes() override;
   std::vector<std::string> evict_derivatives(std::int64_t budget) override;
 
+  std::optional<VariantState> get_variant(const std::string& image_id, const std::string& name) override;
+  bool queue_variant(const std::string& image_id, const std::string& name) override;
+
+  JobRecord create_job(const JobSpec& spec, const std::vector<JobSource>& sources,
+                       const std::optional<ImageQuery>& selector) override;
+  std::optional<JobRecord> get_job(const std::string& id) override;
+  ResultPage job_results(const std::string& job_id, const std::string& cursor, int limit) override;
+  std::optional<JobRecord> cancel_job(const std::string& id, std::int64_t now) override;
+  std::vector<ClaimedItem> claim_items(const std::string& worker, int max, std::int64_t lease_ms,
+                                       std::int64_t now_ms) override;
+  bool complete_item(std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) override;
+  bool fail_item(std::int64_t item_id, std::int64_t lease_token, const JobError& error,
+                 std::optional<std::int64_t> retry_at_ms, std::int64_t now_ms) override;
+  int release_leases(const std::string& worker) override;
+  QueueDepth queue_depth() override;
+  std::vector<CallbackDue> claim_callbacks(int max, std::int64_t lease_ms, std::int64_t now_ms) override;
+  void record_callback(const std::string& job_id, bool delivered, std::optional<std::int64_t> retry_at_ms) override;
+
   bool healthy() override;
   /// Runs `PRAGMA integrity_check`, `PRAGMA foreign_key_check` and the
   /// full-text index check; "ok" or one line per problem.
@@ -77,6 +96,9 @@ class SqliteCatalog final : public Catalog {
   class ReaderLease;
   ReaderLease reader();
   void migrate();
+  static std::string image_filter(const ImageQuery& query, std::vector<std::variant<std::int64_t, std::string>>& args);
+  /// Counts a final item into its job and finishes the job when none is left.
+  void roll_up(const std::string& job_id, ItemStatus final_status, std::int64_t count, std::int64_t now_ms);
   std::int64_t pending_touch(const std::string& key);
 
   std::filesystem::path file_;

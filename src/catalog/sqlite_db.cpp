@@ -146,6 +146,8 @@ void Connection::exec(const char* sql) {
   if (rc != SQLITE_OK) throw_error(db_, rc, "exec");
 }
 
+std::int64_t Connection::changes() const noexcept { return sqlite3_changes64(db_); }
+
 StatementUse Connection::cached(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {

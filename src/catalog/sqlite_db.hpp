@@ -89,6 +89,9 @@ class Connection {
   /// The first column of the first row of a query as text, or nullopt.
   std::optional<std::string> query_text(const char* sql);
 
+  /// Rows changed by the last INSERT, UPDATE or DELETE on this connection.
+  std::int64_t changes() const noexcept;
+
   sqlite3* handle() const noexcept { return db_; }
 
  private:

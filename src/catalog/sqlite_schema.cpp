@@ -71,8 +71,71 @@ CREATE INDEX derivatives_by_use ON derivatives (last_used_at);
 CREATE INDEX derivatives_by_source ON derivatives (sha256);
 )sql";
 
+// Version 2: the job queue (jobs, job_items) and preset variants.
+//
+// Times in job_items are unix milliseconds (leases and backoff need them);
+// jobs keep unix seconds like images. A variant item has no job (job_id NULL).
+// `lease_token` changes on every claim so that a worker whose lease was taken
+// over cannot fail or release the item any more.
+constexpr const char* kV2 = R"sql(
+CREATE TABLE jobs (
+  id              TEXT PRIMARY KEY,
+  status          TEXT NOT NULL DEFAULT 'queued',
+  params          TEXT NOT NULL DEFAULT '',
+  format          TEXT NOT NULL DEFAULT '',
+  store           INTEGER NOT NULL DEFAULT 0,
+  max_attempts    INTEGER NOT NULL DEFAULT 3,
+  total           INTEGER NOT NULL DEFAULT 0,
+  done            INTEGER NOT NULL DEFAULT 0,
+  failed          INTEGER NOT NULL DEFAULT 0,
+  cancelled       INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL,
+  finished_at     INTEGER,
+  callback_url    TEXT NOT NULL DEFAULT '',
+  callback_state  TEXT NOT NULL DEFAULT '',
+  callback_attempts INTEGER NOT NULL DEFAULT 0,
+  callback_next_at  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX jobs_callbacks_due ON jobs (callback_state, callback_next_at);
+
+CREATE TABLE job_items (
+  id              INTEGER PRIMARY KEY,
+  job_id          TEXT REFERENCES jobs (id) ON DELETE CASCADE,
+  position        INTEGER NOT NULL DEFAULT 0,
+  kind            TEXT NOT NULL,
+  source          TEXT NOT NULL,
+  variant         TEXT NOT NULL DEFAULT '',
+  status          TEXT NOT NULL DEFAULT 'queued',
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  max_attempts    INTEGER NOT NULL DEFAULT 3,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  lease_owner     TEXT,
+  lease_token     INTEGER NOT NULL DEFAULT 0,
+  lease_until     INTEGER NOT NULL DEFAULT 0,
+  result_image_id TEXT NOT NULL DEFAULT '',
+  result_key      TEXT NOT NULL DEFAULT '',
+  error_code      TEXT,
+  error_message   TEXT,
+  finished_at     INTEGER
+);
+CREATE INDEX job_items_runnable ON job_items (status, next_attempt_at) WHERE status IN ('queued', 'running');
+CREATE INDEX job_items_by_job ON job_items (job_id, position);
+CREATE INDEX job_items_by_owner ON job_items (lease_owner) WHERE lease_owner IS NOT NULL;
+
+CREATE TABLE image_variants (
+  image_id       TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+  name           TEXT NOT NULL,
+  status         TEXT NOT NULL DEFAULT 'pending',
+  derivative_key TEXT NOT NULL DEFAULT '',
+  error_code     TEXT,
+  error_message  TEXT,
+  PRIMARY KEY (image_id, name)
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
+    {2, kV2},
 };
 
 }  // namespace

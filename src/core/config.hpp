@@ -27,6 +27,10 @@ struct Config {
   std::string storage;  // empty: file://<data>
   std::string node_role = "all";  // all | api | worker
   int workers = 2;
+  int job_attempts = 3;                       // attempts per job item before it fails for good
+  std::chrono::milliseconds job_lease{60'000};   // how long a worker owns a claimed item
+  std::chrono::milliseconds job_backoff{1'000};  // first retry delay, doubled per attempt
+  std::string callback_secret;  // empty: the first signing secret, or unsigned callbacks
   int io_threads = 0;          // 0: one per core
   int processing_threads = 0;  // 0: one per core
   int processing_queue = 64;   // waiting image tasks before 503

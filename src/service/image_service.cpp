@@ -48,6 +48,11 @@ ImageService::ImageService(catalog::Catalog& catalog, storage::BlobStore& blobs,
                            std::int64_t cache_bytes)
     : catalog_(catalog), blobs_(blobs), limits_(limits), cache_bytes_(cache_bytes) {}
 
+void ImageService::set_variants(std::vector<std::string> names, std::function<void()> queued) {
+  variant_names_ = std::move(names);
+  variants_queued_ = std::move(queued);
+}
+
 std::mutex& ImageService::sha_lock(const std::string& sha256) {
   return sha_locks_[std::hash<std::string>{}(sha256) % sha_locks_.size()];
 }
@@ -74,10 +79,15 @@ IngestResult ImageService::ingest(storage::StagingFile& staged, const std::strin
   rec.camera_make = metadata.camera_make;
   rec.camera_model = metadata.camera_model;
   rec.metadata_json = metadata.json;
+  for (const auto& name : variant_names_) rec.variants[name] = "pending";
 
-  std::lock_guard lock(sha_lock(sha256));
-  blobs_.publish(staged, Space::originals, sha256);
-  auto inserted = catalog_.insert_image(rec);
+  catalog::InsertResult inserted;
+  {
+    std::lock_guard lock(sha_lock(sha256));
+    blobs_.publish(staged, Space::originals, sha256);
+    inserted = catalog_.insert_image(rec);
+  }
+  if (!inserted.duplicate && !variant_names_.empty() && variants_queued_) variants_queued_();
   return {std::move(inserted.image), inserted.duplicate};
 }
 

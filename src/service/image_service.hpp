@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,6 +58,11 @@ class ImageService {
   ImageService(catalog::Catalog& catalog, storage::BlobStore& blobs, imaging::Limits limits,
                std::int64_t cache_bytes);
 
+  /// Preset variants that every new image gets, queued with its catalog
+  /// commit; `queued` is called after that commit (to wake the workers).
+  /// Call before serving.
+  void set_variants(std::vector<std::string> names, std::function<void()> queued);
+
   /// Validates, analyses and stores a staged upload. Throws core::Error on
   /// bad input (nothing is stored then). The catalog commit acknowledges it.
   IngestResult ingest(storage::StagingFile& staged, const std::string& sha256, const UploadMeta& meta);
@@ -100,6 +106,8 @@ class ImageService {
   Counters counters_;
   std::array<std::mutex, 64> sha_locks_;  // serialise publish+insert against delete of one blob
   std::mutex budget_mutex_;
+  std::vector<std::string> variant_names_;
+  std::function<void()> variants_queued_;
 };
 
 }  // namespace progimage::service

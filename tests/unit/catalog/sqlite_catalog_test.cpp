@@ -119,20 +119,20 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 
 }  // namespace
 
-TEST(SqliteCatalog, CreatesDatabaseAtSchemaVersionOne) {
+TEST(SqliteCatalog, CreatesDatabaseAtTheLatestSchemaVersion) {
   TempDir dir;
   {
     SqliteCatalog c(dir.db());
     EXPECT_TRUE(fs::exists(dir.db()));
-    EXPECT_EQ(c.schema_version(), 1);
-    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 1);
+    EXPECT_EQ(c.schema_version(), 2);
+    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 2);
     EXPECT_TRUE(c.healthy());
     EXPECT_EQ(c.integrity_check(), "ok");
   }
   SqliteCatalog again(dir.db());  // reopening applies nothing twice
-  EXPECT_EQ(again.schema_version(), 1);
+  EXPECT_EQ(again.schema_version(), 2);
   RawDb raw(dir.db());
-  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "1");
+  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "2");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
 }
 

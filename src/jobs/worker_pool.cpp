@@ -1,0 +1,302 @@
+#include "jobs/worker_pool.hpp"
+
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+
+#include "core/error.hpp"
+#include "core/hash.hpp"
+#include "core/id.hpp"
+#include "core/time.hpp"
+#include "imaging/imaging.hpp"
+#include "jobs/job_json.hpp"
+#include "ops/canonical.hpp"
+
+namespace progimage::jobs {
+
+using core::Error;
+using core::ErrorCode;
+
+namespace {
+
+/// Results sent in a callback body; the receiver pages on with GET /v1/jobs/{id}.
+constexpr int kCallbackResults = 1000;
+
+bool is_output_format(const std::string& f) {
+  return f == "jpeg" || f == "png" || f == "webp" || f == "avif" || f == "heic" || f == "jxl" || f == "gif" ||
+         f == "tiff" || f == "jp2" || f == "svg";
+}
+
+/// The output format the read path would choose for this spec and source.
+std::string output_format(const ops::TransformSpec& spec, const std::string& source_format) {
+  if (!spec.format.empty() && spec.format != "auto") return spec.format;
+  return is_output_format(source_format) ? source_format : "png";
+}
+
+std::string name_from_url(std::string_view url) {
+  url = url.substr(0, url.find_first_of("?#"));
+  auto slash = url.rfind('/');
+  std::string name = slash == std::string_view::npos ? std::string() : std::string(url.substr(slash + 1));
+  if (name.size() > 255) name.resize(255);
+  return name;
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "node";
+  return buf;
+}
+
+std::chrono::milliseconds backoff_after(int attempts, std::chrono::milliseconds base, std::chrono::milliseconds cap) {
+  auto d = base;
+  for (int i = 1; i < attempts && d < cap; ++i) d *= 2;
+  return std::min(d, cap);
+}
+
+}  // namespace
+
+std::string callback_signature(const std::string& secret, std::string_view body) {
+  return "sha256=" + core::to_hex(core::hmac_sha256(secret, body));
+}
+
+WorkerPool::WorkerPool(WorkerOptions options, service::ImageService& images, const fetch::Fetcher& fetcher)
+    : options_(std::move(options)),
+      images_(images),
+      catalog_(images.catalog()),
+      fetcher_(fetcher),
+      node_id_(hostname() + ":" + std::to_string(::getpid()) + ":" + core::new_id().substr(0, 8)) {}
+
+WorkerPool::~WorkerPool() { stop(); }
+
+void WorkerPool::start() {
+  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this, i] { work(i); });
+  threads_.emplace_back([this] { deliver_callbacks(); });
+  spdlog::info("{{\"msg\":\"job workers started\",\"workers\":{},\"node\":\"{}\"}}", options_.threads, node_id_);
+}
+
+void WorkerPool::notify() {
+  {
+    std::lock_guard lock(mu_);
+    ++wakeups_;
+  }
+  cv_.notify_all();
+}
+
+void WorkerPool::stop() {
+  if (threads_.empty()) return;
+  stopping_.store(true);
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  spdlog::info("{{\"msg\":\"job workers stopped\",\"node\":\"{}\"}}", node_id_);
+}
+
+void WorkerPool::idle(std::chrono::milliseconds d) {
+  std::unique_lock lock(mu_);
+  const auto seen = wakeups_;
+  cv_.wait_for(lock, d, [&] { return stopping_.load() || wakeups_ != seen; });
+}
+
+void WorkerPool::work(int index) {
+  const std::string worker = node_id_ + ":" + std::to_string(index);
+  while (!stopping_.load()) {
+    std::vector<catalog::ClaimedItem> items;
+    try {
+      items = catalog_.claim_items(worker, 1, options_.lease.count(), core::unix_now_ms());
+    } catch (const std::exception& e) {
+      spdlog::warn("{{\"msg\":\"cannot claim job items\",\"error\":{}}}", boost::json::serialize(boost::json::string(e.what())));
+      idle(options_.idle_poll);
+      continue;
+    }
+    if (items.empty()) {
+      idle(options_.idle_poll);
+      continue;
+    }
+    for (const auto& item : items) {
+      if (stopping_.load()) break;  // the rest is given back below
+      process(item);
+    }
+  }
+  try {
+    if (int n = catalog_.release_leases(worker))
+      spdlog::info("{{\"msg\":\"released job leases\",\"worker\":\"{}\",\"items\":{}}}", worker, n);
+  } catch (const std::exception& e) {
+    // The leases then expire on their own.
+    spdlog::warn("{{\"msg\":\"cannot release job leases\",\"error\":{}}}", boost::json::serialize(boost::json::string(e.what())));
+  }
+  imaging::thread_shutdown();
+}
+
+void WorkerPool::process(const catalog::ClaimedItem& item) {
+  std::optional<catalog::JobError> error;
+  catalog::ItemOutput output;
+  try {
+    output = execute(item);
+  } catch (const Error& e) {
+    error = catalog::JobError{std::string(core::code_name(e.code())), e.what()};
+    if (e.code() == ErrorCode::internal) error->message = "internal error";
+  } catch (const std::exception& e) {
+    error = catalog::JobError{"internal", "internal error"};
+    spdlog::error("{{\"msg\":\"job item failed\",\"item\":{},\"error\":{}}}", item.id,
+                  boost::json::serialize(boost::json::string(e.what())));
+  }
+  const auto now = core::unix_now_ms();
+  try {
+    if (!error) {
+      if (catalog_.complete_item(item.id, output, now)) counters_.done.fetch_add(1);
+      else counters_.duplicates.fetch_add(1);  // someone else recorded it first
+      return;
+    }
+    std::optional<std::int64_t> retry_at;
+    if (item.attempts < item.max_attempts)
+      retry_at = now + backoff_after(item.attempts, options_.backoff, options_.backoff_cap).count();
+    if (catalog_.fail_item(item.id, item.lease_token, *error, retry_at, now)) {
+      if (retry_at) counters_.retried.fetch_add(1);
+      else counters_.failed.fetch_add(1);
+    }
+    spdlog::info("{{\"msg\":\"job item attempt failed\",\"item\":{},\"job\":\"{}\",\"attempt\":{},\"code\":\"{}\","
+                 "\"error\":{},\"retry\":{}}}",
+                 item.id, item.job_id, item.attempts, error->code,
+                 boost::json::serialize(boost::json::string(error->message)), retry_at.has_value());
+  } catch (const std::exception& e) {
+    // The lease expires and another attempt records the result.
+    spdlog::warn("{{\"msg\":\"cannot record a job item\",\"item\":{},\"error\":{}}}", item.id,
+                 boost::json::serialize(boost::json::string(e.what())));
+  }
+}
+
+catalog::ItemOutput WorkerPool::execute(const catalog::ClaimedItem& item) {
+  switch (item.kind) {
+    case catalog::ItemKind::variant: return run_variant(item);
+    case catalog::ItemKind::image: return run_stored(item);
+    case catalog::ItemKind::url: return run_url(item);
+  }
+  throw Error(ErrorCode::internal, "unknown item kind");
+}
+
+catalog::ItemOutput WorkerPool::run_variant(const catalog::ClaimedItem& item) {
+  auto preset = options_.variants.find(item.variant);
+  if (preset == options_.variants.end())
+    throw Error(ErrorCode::bad_parameter, "variant " + item.variant + " is not configured any more");
+  auto rec = images_.get(item.source);
+  auto spec = ops::parse_query(ops::split_query(preset->second), options_.presets);
+  auto format = output_format(spec, rec.format);
+  spec.format = format;
+  auto canonical = ops::canonical(spec);
+  auto key = service::ImageService::derivative_key(rec.sha256, canonical, format);
+  // The same cache as the read path: a variant is the derivative GET would serve.
+  if (!catalog_.get_derivative(key) || !images_.blobs().exists(storage::Space::derivatives, key))
+    images_.render(rec, spec, canonical, format, key);
+  return {"", key};
+}
+
+/// Stores rendered bytes as a new image (content-deduplicated, so a repeated
+/// attempt gets the same image id back).
+static service::IngestResult store_bytes(service::ImageService& images, const std::string& bytes,
+                                         const std::string& name) {
+  auto staged = images.blobs().create_staging();
+  staged->write(bytes.data(), bytes.size());
+  service::UploadMeta meta;
+  meta.name = name;
+  return images.ingest(*staged, core::sha256_hex(bytes), meta);
+}
+
+catalog::ItemOutput WorkerPool::run_stored(const catalog::ClaimedItem& item) {
+  auto rec = images_.get(item.source);
+  auto spec = ops::parse_query(ops::split_query(item.spec.params), options_.presets);
+  auto format = output_format(spec, rec.format);
+  spec.format = format;
+  auto canonical = ops::canonical(spec);
+  auto key = service::ImageService::derivative_key(rec.sha256, canonical, format);
+  if (!item.spec.store) {
+    if (!catalog_.get_derivative(key) || !images_.blobs().exists(storage::Space::derivatives, key))
+      images_.render(rec, spec, canonical, format, key);
+    return {"", key};
+  }
+  auto out = images_.cached(key);
+  auto rendered = out ? std::move(*out) : images_.render(rec, spec, canonical, format, key);
+  auto stored = store_bytes(images_, rendered.bytes, rec.name);
+  return {stored.image.id, ""};
+}
+
+catalog::ItemOutput WorkerPool::run_url(const catalog::ClaimedItem& item) {
+  auto staged = images_.blobs().create_staging();
+  core::Sha256 hash;
+  fetcher_.fetch(item.source, [&](std::string_view chunk) {
+    staged->write(chunk.data(), chunk.size());
+    hash.update(chunk);
+  });
+  auto spec = ops::parse_query(ops::split_query(item.spec.params), options_.presets);
+  const auto name = name_from_url(item.source);
+  if (ops::is_identity(spec)) {
+    // An import: the fetched bytes themselves become the image.
+    service::UploadMeta meta;
+    meta.name = name;
+    auto stored = images_.ingest(*staged, hash.hex_digest(), meta);
+    return {stored.image.id, ""};
+  }
+  imaging::Source src;
+  src.path = staged->path();
+  src.probe = imaging::probe_file(src.path, images_.limits());
+  spec.format = output_format(spec, src.probe.format);
+  auto out = images_.render_source(src, spec, spec.format);
+  auto stored = store_bytes(images_, out.bytes, name);
+  return {stored.image.id, ""};
+}
+
+// ---- callbacks ---------------------------------------------------------------
+
+void WorkerPool::deliver_callbacks() {
+  while (!stopping_.load()) {
+    std::vector<catalog::CallbackDue> due;
+    try {
+      const auto lease = options_.callback_timeout + std::chrono::seconds(5);
+      due = catalog_.claim_callbacks(4, lease.count(), core::unix_now_ms());
+    } catch (const std::exception& e) {
+      spdlog::warn("{{\"msg\":\"cannot read due callbacks\",\"error\":{}}}", boost::json::serialize(boost::json::string(e.what())));
+    }
+    for (const auto& d : due) {
+      if (stopping_.load()) break;  // its lease expires and a later run sends it
+      bool delivered = false;
+      try {
+        delivered = deliver(d);
+      } catch (const std::exception& e) {
+        spdlog::info("{{\"msg\":\"callback failed\",\"job\":\"{}\",\"error\":{}}}", d.job.id,
+                     boost::json::serialize(boost::json::string(e.what())));
+      }
+      const int attempts = d.attempts + 1;
+      std::optional<std::int64_t> retry_at;
+      if (!delivered && attempts < options_.callback_attempts)
+        retry_at = core::unix_now_ms() +
+                   backoff_after(attempts, options_.callback_backoff, options_.backoff_cap).count();
+      try {
+        catalog_.record_callback(d.job.id, delivered, retry_at);
+        if (delivered) counters_.callbacks_delivered.fetch_add(1);
+        else if (!retry_at) counters_.callbacks_failed.fetch_add(1);
+      } catch (const std::exception& e) {
+        spdlog::warn("{{\"msg\":\"cannot record a callback\",\"job\":\"{}\",\"error\":{}}}", d.job.id,
+                     boost::json::serialize(boost::json::string(e.what())));
+      }
+    }
+    if (due.empty()) idle(std::chrono::milliseconds(250));
+  }
+}
+
+bool WorkerPool::deliver(const catalog::CallbackDue& due) {
+  auto page = catalog_.job_results(due.job.id, "", kCallbackResults);
+  const auto body = boost::json::serialize(job_json(due.job, page, options_.url_signing_secret));
+  std::vector<fetch::HttpHeader> headers{{"X-ProgImage-Job", due.job.id},
+                                         {"X-ProgImage-Delivery", std::to_string(due.attempts + 1)}};
+  if (!options_.callback_secret.empty())
+    headers.emplace_back("X-ProgImage-Signature", callback_signature(options_.callback_secret, body));
+  const long status = fetcher_.post_json(due.job.spec.callback_url, body, headers, options_.callback_timeout);
+  spdlog::info("{{\"msg\":\"callback sent\",\"job\":\"{}\",\"attempt\":{},\"status\":{}}}", due.job.id,
+               due.attempts + 1, status);
+  return status >= 200 && status < 300;
+}
+
+}  // namespace progimage::jobs

@@ -1,0 +1,102 @@
+#pragma once
+// The in-process workers: threads that lease items from the catalog's job
+// queue, run them through the ImageService pipeline and record each result
+// once; one more thread delivers job callbacks.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catalog/catalog.hpp"
+#include "fetch/fetcher.hpp"
+#include "ops/parse.hpp"
+#include "service/image_service.hpp"
+
+namespace progimage::jobs {
+
+struct WorkerOptions {
+  int threads = 2;
+  /// How long a claimed item belongs to its worker; sized for one item
+  /// (fetch + transform + store). An item whose worker dies runs again after it.
+  std::chrono::milliseconds lease{60'000};
+  /// Retry delay after the first failed attempt; doubles per attempt, capped.
+  std::chrono::milliseconds backoff{1'000};
+  std::chrono::milliseconds backoff_cap{60'000};
+  /// How often idle workers look for work (they are also woken by notify()).
+  std::chrono::milliseconds idle_poll{500};
+  std::map<std::string, std::string> variants;  // preset name -> transform query
+  ops::Presets presets;
+  /// Signs derivative URLs in callback bodies (the first URL signing secret).
+  std::string url_signing_secret;
+  /// HMAC-SHA256 key for X-ProgImage-Signature; empty: callbacks unsigned.
+  std::string callback_secret;
+  int callback_attempts = 5;
+  std::chrono::milliseconds callback_timeout{10'000};
+  std::chrono::milliseconds callback_backoff{1'000};
+};
+
+/// Outcomes since start, for /metrics.
+struct JobCounters {
+  std::atomic<std::uint64_t> done{0};
+  std::atomic<std::uint64_t> failed{0};
+  std::atomic<std::uint64_t> retried{0};
+  std::atomic<std::uint64_t> duplicates{0};  // completions that found a result already recorded
+  std::atomic<std::uint64_t> callbacks_delivered{0};
+  std::atomic<std::uint64_t> callbacks_failed{0};
+};
+
+/// Threads: start() once, notify() from any thread, stop() once (also run by
+/// the destructor). Failures of an item are stored as values (code +
+/// message) in the catalog; no exception leaves a worker thread.
+class WorkerPool {
+ public:
+  WorkerPool(WorkerOptions options, service::ImageService& images, const fetch::Fetcher& fetcher);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  void start();
+  /// Wakes idle workers: new items were queued.
+  void notify();
+  /// Lets each worker finish the item it is running, gives back its other
+  /// leases, and joins the threads.
+  void stop();
+
+  const JobCounters& counters() const noexcept { return counters_; }
+  const std::string& node_id() const noexcept { return node_id_; }
+
+ private:
+  void work(int index);
+  void deliver_callbacks();
+  void process(const catalog::ClaimedItem& item);
+  catalog::ItemOutput execute(const catalog::ClaimedItem& item);
+  catalog::ItemOutput run_variant(const catalog::ClaimedItem& item);
+  catalog::ItemOutput run_stored(const catalog::ClaimedItem& item);
+  catalog::ItemOutput run_url(const catalog::ClaimedItem& item);
+  bool deliver(const catalog::CallbackDue& due);
+  /// Sleeps up to `d` unless notified or stopping.
+  void idle(std::chrono::milliseconds d);
+
+  WorkerOptions options_;
+  service::ImageService& images_;
+  catalog::Catalog& catalog_;
+  const fetch::Fetcher& fetcher_;
+  std::string node_id_;
+  JobCounters counters_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t wakeups_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> threads_;
+};
+
+/// `sha256=<hex HMAC-SHA256(secret, body)>`, the X-ProgImage-Signature value.
+std::string callback_signature(const std::string& secret, std::string_view body);
+
+}  // namespace progimage::jobs
