@@ -161,6 +161,17 @@ struct VariantState {
   std::optional<JobError> error;
 };
 
+/// Aggregates for GET /v1/stats.
+struct CatalogStats {
+  std::int64_t images = 0;
+  std::int64_t bytes_stored = 0;           // originals, each blob once
+  std::int64_t bytes_saved_by_dedupe = 0;  // bytes of duplicate uploads not stored again
+  std::vector<std::pair<std::string, std::int64_t>> formats;       // most uploads first
+  std::vector<std::pair<std::string, std::int64_t>> camera_models; // top 10, "unknown" without EXIF
+  std::vector<std::pair<std::string, std::int64_t>> uploads_per_day;  // YYYY-MM-DD, oldest first
+  std::int64_t jobs_queued = 0, jobs_running = 0, jobs_failed = 0;
+};
+
 class Catalog {
  public:
   virtual ~Catalog() = default;
@@ -248,6 +259,9 @@ class Catalog {
   /// Records a delivery attempt: delivered, retried at `retry_at_ms`, or given
   /// up (failed) when neither.
   virtual void record_callback(const std::string& job_id, bool delivered, std::optional<std::int64_t> retry_at_ms) = 0;
+
+  /// Aggregates for /v1/stats; uploads per day cover the days from `since_day` (unix seconds).
+  virtual CatalogStats stats(std::int64_t since_day) = 0;
 
   /// True when the catalog answers (for /readyz).
   virtual bool healthy() = 0;

@@ -259,6 +259,8 @@ InsertResult SqliteCatalog::insert_image(const core::ImageRecord& image) {
   // Inside the write transaction, so two uploads of the same bytes cannot
   // both miss here: the second sees the first's row.
   if (auto existing = load_image(*writer_, kSelectImageBySha, rec.sha256)) {
+    auto saved = writer_->cached("UPDATE dedupe_savings SET uploads = uploads + 1, bytes = bytes + ?1 WHERE id = 1");
+    saved->bind(1, rec.size).run();
     tx.commit();
     return {std::move(*existing), true};
   }
@@ -1006,6 +1008,50 @@ int SqliteCatalog::release_leases(const std::string& worker) {
       " attempts = MAX(attempts - 1, 0) WHERE lease_owner = ?1 AND status = 'running'");
   s->bind(1, worker).run();
   return static_cast<int>(writer_->changes());
+}
+
+CatalogStats SqliteCatalog::stats(std::int64_t since_day) {
+  CatalogStats out;
+  auto r = reader();
+  {
+    auto s = r->cached("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM images");
+    if (s->step()) {
+      out.images = s->int64(0);
+      out.bytes_stored = s->int64(1);
+    }
+  }
+  {
+    auto s = r->cached("SELECT bytes FROM dedupe_savings WHERE id = 1");
+    if (s->step()) out.bytes_saved_by_dedupe = s->int64(0);
+  }
+  {
+    auto s = r->cached("SELECT format, COUNT(*) AS n FROM images GROUP BY format ORDER BY n DESC, format");
+    while (s->step()) out.formats.emplace_back(s->text(0), s->int64(1));
+  }
+  {
+    auto s = r->cached(
+        "SELECT CASE WHEN camera_model = '' THEN 'unknown' ELSE camera_model END AS m, COUNT(*) AS n"
+        " FROM images GROUP BY m ORDER BY n DESC, m LIMIT 10");
+    while (s->step()) out.camera_models.emplace_back(s->text(0), s->int64(1));
+  }
+  {
+    auto s = r->cached(
+        "SELECT date(created_at, 'unixepoch') AS d, COUNT(*) FROM images WHERE created_at >= ?1"
+        " GROUP BY d ORDER BY d");
+    s->bind(1, since_day);
+    while (s->step()) out.uploads_per_day.emplace_back(s->text(0), s->int64(1));
+  }
+  {
+    auto s = r->cached(
+        "SELECT COALESCE(SUM(status = 'queued'), 0), COALESCE(SUM(status = 'running'), 0),"
+        " COALESCE(SUM(status IN ('failed', 'partial')), 0) FROM jobs");
+    if (s->step()) {
+      out.jobs_queued = s->int64(0);
+      out.jobs_running = s->int64(1);
+      out.jobs_failed = s->int64(2);
+    }
+  }
+  return out;
 }
 
 QueueDepth SqliteCatalog::queue_depth() {

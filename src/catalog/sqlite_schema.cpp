@@ -133,9 +133,21 @@ CREATE TABLE image_variants (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 3: what deduplication saved, for /v1/stats (one row, updated in the
+// transaction that answers a duplicate upload).
+constexpr const char* kV3 = R"sql(
+CREATE TABLE dedupe_savings (
+  id        INTEGER PRIMARY KEY CHECK (id = 1),
+  uploads   INTEGER NOT NULL DEFAULT 0,
+  bytes     INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO dedupe_savings (id) VALUES (1);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
+    {3, kV3},
 };
 
 }  // namespace

@@ -344,6 +344,7 @@ class Api {
     s.route("GET", "/v1/images/{id}/explain", Access::read, bind(&Api::explain));
     s.route("GET", "/v1/images/{id}/derivatives", Access::read, bind(&Api::list_derivatives));
     s.route("DELETE", "/v1/images/{id}/derivatives", Access::write, bind(&Api::purge_derivatives));
+    s.route("GET", "/v1/stats", Access::admin, bind(&Api::stats));
     s.route("POST", "/v1/transform", Access::write, bind(&Api::transform));
     s.route("GET", "/v1/transform", Access::read, bind(&Api::transform_url));
   }
@@ -370,6 +371,26 @@ class Api {
   }
 
   asio::awaitable<Response> openapi(Request&, BodyReader&) { co_return Response::json(200, d_.openapi_json); }
+
+  asio::awaitable<Response> stats(Request&, BodyReader&) {
+    auto st = images_.catalog().stats((core::unix_now() / 86400 - 29) * 86400);
+    auto pairs = [](const std::vector<std::pair<std::string, std::int64_t>>& v, const char* key) {
+      json::array a;
+      for (const auto& [name, n] : v) a.push_back(json::object{{key, name}, {"uploads", n}});
+      return a;
+    };
+    json::object out;
+    out["images"] = st.images;
+    out["bytes_stored"] = st.bytes_stored;
+    out["bytes_saved_by_dedupe"] = st.bytes_saved_by_dedupe;
+    out["formats"] = pairs(st.formats, "format");
+    if (st.formats.empty()) out["popular_format"] = nullptr;
+    else out["popular_format"] = json::object{{"format", st.formats[0].first}, {"uploads", st.formats[0].second}};
+    out["top_camera_models"] = pairs(st.camera_models, "model");
+    out["uploads_per_day"] = pairs(st.uploads_per_day, "date");
+    out["jobs"] = json::object{{"queued", st.jobs_queued}, {"running", st.jobs_running}, {"failed", st.jobs_failed}};
+    co_return Response::json(200, json::serialize(out));
+  }
 
   // --- upload -------------------------------------------------------------
   asio::awaitable<Response> upload(Request& req, BodyReader& body) {

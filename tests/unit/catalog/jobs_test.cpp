@@ -59,7 +59,7 @@ class JobsTest : public ::testing::Test {
 constexpr std::int64_t kNow = 1'800'000'000'000;
 constexpr std::int64_t kLease = 30'000;
 
-TEST_F(JobsTest, MigratesToVersionTwo) { EXPECT_EQ(cat_->schema_version(), 2); }
+TEST_F(JobsTest, JobTablesArriveWithMigrationTwo) { EXPECT_GE(cat_->schema_version(), 2); }
 
 TEST_F(JobsTest, CreateJobCountsItemsAndClaimsThemOnce) {
   auto id = make_job(5);

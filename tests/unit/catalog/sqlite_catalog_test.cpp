@@ -124,15 +124,15 @@ TEST(SqliteCatalog, CreatesDatabaseAtTheLatestSchemaVersion) {
   {
     SqliteCatalog c(dir.db());
     EXPECT_TRUE(fs::exists(dir.db()));
-    EXPECT_EQ(c.schema_version(), 2);
-    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 2);
+    EXPECT_EQ(c.schema_version(), 3);
+    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 3);
     EXPECT_TRUE(c.healthy());
     EXPECT_EQ(c.integrity_check(), "ok");
   }
   SqliteCatalog again(dir.db());  // reopening applies nothing twice
-  EXPECT_EQ(again.schema_version(), 2);
+  EXPECT_EQ(again.schema_version(), 3);
   RawDb raw(dir.db());
-  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "2");
+  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "3");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
 }
 
@@ -694,4 +694,38 @@ TEST(SqliteCatalog, CommittedInsertSurvivesKill9) {
   ASSERT_TRUE(got);
   EXPECT_EQ(got->sha256, img.sha256);
   EXPECT_EQ(c.integrity_check(), "ok");
+}
+
+TEST(SqliteCatalog, StatsCountFormatsCamerasDaysAndDedupeSavings) {
+  TempDir dir;
+  SqliteCatalog c(dir.db());
+  auto a = make_image(1700000000, "a.jpg");
+  a.camera_model = "NIKON D70";
+  auto b = make_image(1700086400, "b.png");
+  b.format = "png";
+  b.camera_model = "";
+  auto d = make_image(1700086400 + 60, "d.jpg");
+  d.camera_model = "NIKON D70";
+  for (auto* img : {&b, &d}) img->sha256 = std::string(64, img == &b ? 'b' : 'd');
+  c.insert_image(a);
+  c.insert_image(b);
+  c.insert_image(d);
+  auto again = a;
+  again.id.clear();
+  EXPECT_TRUE(c.insert_image(again).duplicate);
+
+  auto st = c.stats(1700000000 - 86400);
+  EXPECT_EQ(st.images, 3);
+  EXPECT_EQ(st.bytes_stored, a.size + b.size + d.size);
+  EXPECT_EQ(st.bytes_saved_by_dedupe, a.size);
+  ASSERT_EQ(st.formats.size(), 2u);
+  EXPECT_EQ(st.formats[0], (std::pair<std::string, std::int64_t>{a.format, 2}));
+  ASSERT_EQ(st.camera_models.size(), 2u);
+  EXPECT_EQ(st.camera_models[0], (std::pair<std::string, std::int64_t>{"NIKON D70", 2}));
+  EXPECT_EQ(st.camera_models[1], (std::pair<std::string, std::int64_t>{"unknown", 1}));
+  ASSERT_EQ(st.uploads_per_day.size(), 2u);
+  EXPECT_EQ(st.uploads_per_day[0], (std::pair<std::string, std::int64_t>{"2023-11-14", 1}));
+  EXPECT_EQ(st.uploads_per_day[1], (std::pair<std::string, std::int64_t>{"2023-11-15", 2}));
+  // Only days from `since_day` count.
+  EXPECT_EQ(c.stats(1700086400).uploads_per_day.size(), 1u);
 }
