@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/time.hpp"
+
 namespace progimage::app {
 
 Telemetry::Telemetry(service::ImageService& images, http::ProcessingPool& pool, catalog::Catalog& catalog)
@@ -41,6 +43,14 @@ Telemetry::Telemetry(service::ImageService& images, http::ProcessingPool& pool, 
   registry_.gauge("progimage_processing_capacity", "image tasks the pool accepts before answering 503")
       .with({})
       .set_function([this] { return static_cast<double>(pool_.capacity()); });
+  auto& operations = registry_.histogram("progimage_processing_seconds",
+                                         "image operation time by operation (ingest, render, transform, explain)",
+                                         {"operation"});
+  images_.set_operation_observer(
+      [&operations](std::string_view op, double seconds) { operations.with({op}).observe(seconds); });
+  registry_.gauge("progimage_bytes_stored", "bytes of originals stored, each blob once")
+      .with({})
+      .set_function([this] { return static_cast<double>(catalog_.stats(core::unix_now()).bytes_stored); });
   registry_.gauge("progimage_derivative_cache_bytes", "bytes held by the derivative cache")
       .with({})
       .set_function([this] { return static_cast<double>(catalog_.derivative_bytes()); });

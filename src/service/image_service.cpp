@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <functional>
 #include <set>
@@ -13,6 +14,26 @@
 #include "core/time.hpp"
 
 namespace progimage::service {
+
+namespace {
+
+/// Reports the duration of one operation when it ends, however it ends.
+class OperationTimer {
+ public:
+  OperationTimer(const std::function<void(std::string_view, double)>& observer, std::string_view name)
+      : observer_(observer), name_(name), start_(std::chrono::steady_clock::now()) {}
+  ~OperationTimer() {
+    if (observer_)
+      observer_(name_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  }
+
+ private:
+  const std::function<void(std::string_view, double)>& observer_;
+  std::string_view name_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
 
 using core::Error;
 using core::ErrorCode;
@@ -58,6 +79,7 @@ std::mutex& ImageService::sha_lock(const std::string& sha256) {
 }
 
 IngestResult ImageService::ingest(storage::StagingFile& staged, const std::string& sha256, const UploadMeta& meta) {
+  OperationTimer timer(operation_observer_, "ingest");
   if (staged.size() == 0) throw Error(ErrorCode::unsupported_media, "the upload is empty; send the image bytes");
   auto probe = imaging::probe_file(staged.path(), limits_);
   imaging::verify_decode(staged.path(), probe, limits_);
@@ -168,6 +190,7 @@ imaging::ImageResolver ImageService::resolver(std::vector<std::unique_ptr<storag
 
 Derivative ImageService::render(const core::ImageRecord& image, const ops::TransformSpec& spec,
                                 const std::string& canonical, const std::string& format, const std::string& key) {
+  OperationTimer timer(operation_observer_, "render");
   counters_.cache_misses.fetch_add(1);
   auto blob = blobs_.open(Space::originals, image.sha256);
   if (!blob) throw Error(ErrorCode::internal, "the stored bytes of image " + image.id + " are missing");
@@ -186,6 +209,7 @@ Derivative ImageService::render(const core::ImageRecord& image, const ops::Trans
 
 imaging::Rendered ImageService::render_source(const imaging::Source& source, const ops::TransformSpec& spec,
                                               const std::string& format) {
+  OperationTimer timer(operation_observer_, "transform");
   std::vector<std::unique_ptr<storage::LocalBlob>> keep;
   counters_.renders.fetch_add(1);
   return imaging::render(source, spec, format, resolver(keep), limits_);
@@ -193,6 +217,7 @@ imaging::Rendered ImageService::render_source(const imaging::Source& source, con
 
 imaging::Plan ImageService::explain(const core::ImageRecord& image, const ops::TransformSpec& spec,
                                     const std::string& format) {
+  OperationTimer timer(operation_observer_, "explain");
   auto blob = blobs_.open(Space::originals, image.sha256);
   if (!blob) throw Error(ErrorCode::internal, "the stored bytes of image " + image.id + " are missing");
   return imaging::explain(source_of(image, *blob), spec, format);

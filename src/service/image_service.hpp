@@ -63,6 +63,12 @@ class ImageService {
   /// Call before serving.
   void set_variants(std::vector<std::string> names, std::function<void()> queued);
 
+  /// Called after each image operation with its name (ingest, render,
+  /// transform, explain) and its duration; set before serving.
+  void set_operation_observer(std::function<void(std::string_view, double)> observer) {
+    operation_observer_ = std::move(observer);
+  }
+
   /// Validates, analyses and stores a staged upload. Throws core::Error on
   /// bad input (nothing is stored then). The catalog commit acknowledges it.
   IngestResult ingest(storage::StagingFile& staged, const std::string& sha256, const UploadMeta& meta);
@@ -106,6 +112,7 @@ class ImageService {
   Counters counters_;
   std::array<std::mutex, 64> sha_locks_;  // serialise publish+insert against delete of one blob
   std::mutex budget_mutex_;
+  std::function<void(std::string_view, double)> operation_observer_;
   std::vector<std::string> variant_names_;
   std::function<void()> variants_queued_;
 };

@@ -356,7 +356,10 @@ bool Server::spawn() {
   plan.args = {server_binary(), "serve"};
   if (options_.pass_listen_and_data) {
     plan.args.insert(plan.args.end(),
-                     {"--listen", "127.0.0.1:" + std::to_string(port_), "--data", data_dir().string()});
+                     {"--listen", "127.0.0.1:" + std::to_string(port_), "--data", data_dir().string(),
+                      // Room for slow encoders (HEIC) on a loaded 2-core CI machine; a
+                      // test's own --transform-timeout comes later and wins.
+                      "--transform-timeout", "60s"});
   }
   plan.args.insert(plan.args.end(), options_.args.begin(), options_.args.end());
   plan.env = clean_environment(options_.env);

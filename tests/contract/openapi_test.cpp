@@ -13,6 +13,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "core/error.hpp"
 #include "harness.hpp"
@@ -22,9 +23,10 @@ namespace {
 
 namespace json = boost::json;
 
-// The server's routes as registered in Api::install (src/http/api.cpp). A route
-// added there must be added here and documented in docs/openapi.json. (The
-// router also answers HEAD for every GET route.)
+// The server's routes as registered in Api::install (src/http/api.cpp) and
+// register_jobs_api (src/http/jobs_api.cpp). A route added there must be added
+// here and documented in docs/openapi.json. (The router also answers HEAD for
+// every GET route.)
 const std::vector<std::pair<std::string, std::string>> kServerRoutes = {
     {"GET", "/healthz"},
     {"GET", "/readyz"},
@@ -40,8 +42,14 @@ const std::vector<std::pair<std::string, std::string>> kServerRoutes = {
     {"GET", "/v1/images/{id}/explain"},
     {"GET", "/v1/images/{id}/derivatives"},
     {"DELETE", "/v1/images/{id}/derivatives"},
+    {"GET", "/v1/stats"},
     {"POST", "/v1/transform"},
     {"GET", "/v1/transform"},
+    // JobsApi::install (src/http/jobs_api.cpp), registered by src/app/main.cpp.
+    {"POST", "/v1/jobs"},
+    {"GET", "/v1/jobs/{id}"},
+    {"DELETE", "/v1/jobs/{id}"},
+    {"GET", "/v1/images/{id}/variants/{name}"},
 };
 
 // The transform parameters the server accepts, aliases included (kParameters
@@ -75,10 +83,11 @@ std::string upper(std::string s) {
   return s;
 }
 
-/// The path with {id} and {ext} filled in.
+/// The path with {id}, {ext} and {name} (a variant: one of the default presets) filled in.
 std::string concrete(const std::string& templ, const std::string& id = kMadeUpId) {
   std::string out = std::regex_replace(templ, std::regex("\\{id\\}"), id);
   out = std::regex_replace(out, std::regex("\\{ext\\}"), "webp");
+  out = std::regex_replace(out, std::regex("\\{name\\}"), "thumb");
   return out;
 }
 
@@ -535,6 +544,14 @@ TEST_F(OpenApiTest, DocumentedQueryParameterRangesAreWhatTheServerAccepts) {
       {"wm_opacity", "watermark=" + std::string(kMadeUpId)},
       {"wm_scale", "watermark=" + std::string(kMadeUpId)},
   };
+  // GET /v1/jobs/{id} looks the job up before its parameters: probe a real
+  // one (a query that selects nothing makes a job that is finished at once).
+  auto job = http().request("POST", "/v1/jobs", R"({"query": {"tag": "openapi-test-no-such-tag"}})",
+                            {{"Content-Type", "application/json"}});
+  ASSERT_EQ(job.status, 202) << job.describe();
+  auto job_body = job.json();
+  ASSERT_TRUE(job_body) << job.describe();
+  const std::string job_id = jstring(*job_body, "id");
   int checked = 0;
   for (const auto& o : operations(d)) {
     if (o.method != "get" && o.method != "post") continue;  // HEAD is GET without a body
@@ -542,7 +559,8 @@ TEST_F(OpenApiTest, DocumentedQueryParameterRangesAreWhatTheServerAccepts) {
     // The answer without optional parameters; a valid parameter must not change
     // it (parameters are checked before the image is looked up or fetched).
     std::string required = required_query(parameters(d, o));
-    std::string path = concrete(o.path) + (required.empty() ? "?" : required + "&");
+    std::string path = (o.path.starts_with("/v1/jobs/") ? concrete(o.path, job_id) : concrete(o.path)) +
+                       (required.empty() ? "?" : required + "&");
     auto base = http().request(upper(o.method), path.substr(0, path.size() - 1));
     std::set<std::string> names;
     for (const auto* p : parameters(d, o)) {
@@ -697,9 +715,67 @@ TEST_F(OpenApiTest, AnswersMatchTheDocumentedSchemas) {
   expect_documented(http().get("/v1/transform?w=0&url=" + url_encode(kRequiredQueryValues.at("url"))), "get", "/v1/transform");
   expect_documented(http().get("/v1/transform?w=8&url=" + url_encode(kRequiredQueryValues.at("url"))), "get", "/v1/transform");
 
+  // Jobs: a small one over the stored image, its progress and results (pages), a cancel of the finished job.
+  auto created = http().request("POST", "/v1/jobs", R"({"sources": [")" + id + R"("], "params": "w=8&format=png"})",
+                                {{"Content-Type", "application/json"}});
+  ASSERT_EQ(created.status, 202) << created.describe();
+  expect_documented(created, "post", "/v1/jobs");
+  auto created_body = created.json();
+  ASSERT_TRUE(created_body) << created.describe();
+  const std::string job_id = jstring(*created_body, "id");
+  EXPECT_EQ(created.header("Location"), "/v1/jobs/" + job_id);
+  expect_documented(http().get("/v1/jobs/" + job_id), "get", "/v1/jobs/{id}");
+  Response job;
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30); std::chrono::steady_clock::now() < end;) {
+    job = http().get("/v1/jobs/" + job_id + "?limit=1");
+    auto body = job.json();
+    if (job.status != 200 || !body || !jstring(*body, "finished_at").empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(job.status, 200) << job.describe();
+  {
+    auto body = job.json();
+    ASSERT_TRUE(body) << job.describe();
+    EXPECT_EQ(jstring(*body, "status"), "completed") << job.describe();
+    auto* results = jfind(*body, "results");
+    ASSERT_TRUE(results && results->is_array() && results->as_array().size() == 1) << job.describe();
+    EXPECT_FALSE(jstring(results->as_array()[0], "url").empty()) << job.describe();  // a derivative of a stored source
+  }
+  expect_documented(job, "get", "/v1/jobs/{id}");
+  expect_documented(http().request("DELETE", "/v1/jobs/" + job_id), "delete", "/v1/jobs/{id}");
+  expect_documented(http().get("/v1/jobs/" + std::string(kMadeUpId)), "get", "/v1/jobs/{id}");
+  expect_documented(http().get("/v1/jobs/" + job_id + "?limit=0"), "get", "/v1/jobs/{id}");
+  expect_documented(http().request("POST", "/v1/jobs", R"({"sources": []})", {{"Content-Type", "application/json"}}),
+                    "post", "/v1/jobs");
+
+  // A preset variant: 202 pending (JSON) until it is made, then the image with its headers.
+  Response variant;
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30); std::chrono::steady_clock::now() < end;) {
+    variant = http().get("/v1/images/" + id + "/variants/thumb");
+    if (variant.status != 202) break;
+    EXPECT_FALSE(variant.header("Retry-After").empty());
+    expect_documented(variant, "get", "/v1/images/{id}/variants/{name}");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(variant.status, 200) << variant.describe();
+  EXPECT_EQ(sniff_format(variant.body), "png");
+  for (const char* h : {"ETag", "Cache-Control", "X-Cache", "X-Request-Id"})
+    EXPECT_TRUE(variant.has_header(h)) << "GET /v1/images/{id}/variants/{name} answered without " << h;
+  expect_documented(http().get("/v1/images/" + id + "/variants/openapi-no-such-variant"), "get",
+                    "/v1/images/{id}/variants/{name}");
+
+  // Stats (admin; this server has no keys, so it is open).
+  auto stats = http().get("/v1/stats");
+  ASSERT_EQ(stats.status, 200) << stats.describe();
+  expect_documented(stats, "get", "/v1/stats");
+  auto stats_body = stats.json();
+  ASSERT_TRUE(stats_body);
+  auto* popular = jfind(*stats_body, "popular_format");
+  EXPECT_TRUE(popular && popular->is_object()) << stats.describe();
+
   auto del = http().request("DELETE", "/v1/images/" + id + "/derivatives");
   EXPECT_EQ(del.status, 204) << del.describe();
-  EXPECT_GE(checked, 15);
+  EXPECT_GE(checked, 25);
 }
 
 }  // namespace
