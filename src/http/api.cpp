@@ -430,10 +430,10 @@ class Api {
     return res;
   }
 
-  asio::awaitable<Response> upload_multipart(Request& req, BodyReader& body) {
+  /// Streams a multipart/form-data body into `collector`.
+  asio::awaitable<void> read_multipart(Request& req, BodyReader& body, UploadCollector& collector) {
     auto boundary = boundary_from_content_type(req.header("Content-Type"));
     if (!boundary) throw Error(ErrorCode::bad_multipart, "multipart/form-data needs a boundary parameter");
-    UploadCollector collector(blobs_, d_.config.max_upload_bytes);
     MultipartParser parser(*boundary, collector);
     std::vector<char> buf(kChunk);
     for (;;) {
@@ -442,6 +442,11 @@ class Api {
       parser.feed(std::string_view(buf.data(), n));
     }
     parser.finish();
+  }
+
+  asio::awaitable<Response> upload_multipart(Request& req, BodyReader& body) {
+    UploadCollector collector(blobs_, d_.config.max_upload_bytes);
+    co_await read_multipart(req, body, collector);
     if (collector.files.empty())
       throw Error(ErrorCode::bad_multipart, "the form has no file part; attach images, e.g. curl -F image=@photo.jpg");
 
@@ -895,17 +900,8 @@ class Api {
       }
     } else if (iequals(type, "multipart/form-data")) {
       spec = ops::parse_query(req.query, d_.config.presets);
-      auto boundary = boundary_from_content_type(req.header("Content-Type"));
-      if (!boundary) throw Error(ErrorCode::bad_multipart, "multipart/form-data needs a boundary parameter");
       UploadCollector collector(blobs_, d_.config.max_upload_bytes);
-      MultipartParser parser(*boundary, collector);
-      std::vector<char> buf(kChunk);
-      for (;;) {
-        auto n = co_await body.read_some(buf.data(), buf.size());
-        if (n == 0) break;
-        parser.feed(std::string_view(buf.data(), n));
-      }
-      parser.finish();
+      co_await read_multipart(req, body, collector);
       if (collector.files.size() != 1)
         throw Error(ErrorCode::bad_multipart, "POST /v1/transform takes exactly one file part");
       up = std::move(collector.files.front());
