@@ -131,7 +131,8 @@ TEST_F(InfoTest, ImageWithoutExifHasNullCamera) {
   ASSERT_EQ(up.response.status, 201);
   auto r = http().get("/v1/images/" + up.id + "/info");
   ASSERT_TRUE(is_json_ok(r, 200));
-  const auto* camera = jfind(*r.json(), "camera");
+  const auto json = r.json();  // keep the document alive while `camera` points into it
+  const auto* camera = jfind(*json, "camera");
   EXPECT_TRUE(camera && camera->is_null()) << r.body;
 }
 
