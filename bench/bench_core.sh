@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 scripts/install-deps.sh --bench
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=OFF >/dev/null
-cmake --build build/release --target progimage >/dev/null
+cmake -S . -B build/serve -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=OFF >/dev/null
+cmake --build build/serve --target progimage >/dev/null
 
 work=$(mktemp -d /tmp/progimage-bench.XXXX)
 pids=()
@@ -31,7 +31,7 @@ small_kb=$(( $(stat -c %s "$work/small.jpg") / 1024 ))
 big_kb=$(( $(stat -c %s "$work/big.jpg") / 1024 ))
 
 port=$(free_port)
-build/release/src/app/progimage serve --listen 127.0.0.1:$port --data "$work/data" >"$work/server.log" 2>&1 &
+build/serve/src/app/progimage serve --listen 127.0.0.1:$port --data "$work/data" >"$work/server.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do curl -fs "127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=OFF >/dev/null
-cmake --build build/release --target progimage
-exec build/release/src/app/progimage serve "$@"
+# Its own build tree: the service needs none of the test dependencies.
+cmake -S . -B build/serve -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=OFF >/dev/null
+cmake --build build/serve --target progimage
+exec build/serve/src/app/progimage serve "$@"
