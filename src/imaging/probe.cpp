@@ -219,7 +219,7 @@ int leading_gif_frames(const std::filesystem::path& path, const Probe& probe, co
   for (; good < probe.frames; ++good) {
     deadline.check("decoding the image");
     try {
-      vips::VImage img = load_image(path, probe, good, 1, true, 1.0, VIPS_FAIL_ON_NONE);
+      vips::VImage img = load_image(path, probe, good, 1, true, 1.0, kFailOn);  // strict: a lenient decode may pass a damaged frame
       (void)img.avg();
     } catch (const vips::VError&) {
       vips_error_clear();
