@@ -307,11 +307,6 @@ std::string negotiate(std::string_view accept, bool alpha) {
   return alpha ? "png" : "jpeg";
 }
 
-/// Formats that libvips can write; the original's format may be read-only.
-bool is_output_format(const std::string& f) {
-  return f == "jpeg" || f == "png" || f == "webp" || f == "avif" || f == "heic" || f == "jxl" || f == "gif" ||
-         f == "tiff" || f == "jp2" || f == "svg";
-}
 
 class Api {
  public:
@@ -403,16 +398,7 @@ class Api {
                   "Content-Type " + std::string(type) +
                       " is not accepted; send image bytes (image/* or application/octet-stream), "
                       "multipart/form-data or JSON {\"data\": base64}");
-    StagedUpload up;
-    up.file = blobs_.create_staging();
-    std::vector<char> buf(kChunk);
-    for (;;) {
-      auto n = co_await body.read_some(buf.data(), buf.size());
-      if (n == 0) break;
-      up.file->write(buf.data(), n);
-      up.hash.update(buf.data(), n);
-    }
-    up.sha256 = up.hash.hex_digest();
+    StagedUpload up = co_await stage_body(body);
     service::UploadMeta meta;
     meta.name = clean_name(req.query_value("name").value_or(""));
     meta.description = req.query_value("description").value_or("");
@@ -428,6 +414,21 @@ class Api {
     auto res = Response::json(r.duplicate ? 200 : 201, json::serialize(image_json(r.image, r.duplicate)));
     if (!r.duplicate) res.header("Location", "/v1/images/" + r.image.id);
     return res;
+  }
+
+  /// Streams a raw body to a new staging file while hashing it.
+  asio::awaitable<StagedUpload> stage_body(BodyReader& body) {
+    StagedUpload up;
+    up.file = blobs_.create_staging();
+    std::vector<char> buf(kChunk);
+    for (;;) {
+      auto n = co_await body.read_some(buf.data(), buf.size());
+      if (n == 0) break;
+      up.file->write(buf.data(), n);
+      up.hash.update(buf.data(), n);
+    }
+    up.sha256 = up.hash.hex_digest();
+    co_return up;
   }
 
   /// Streams a multipart/form-data body into `collector`.
@@ -604,7 +605,7 @@ class Api {
         format = spec.format;
       }
     }
-    if (format.empty()) format = is_output_format(rec.format) ? rec.format : "png";
+    if (format.empty()) format = imaging::is_output_format(rec.format) ? rec.format : "png";
     return format;
   }
 
@@ -907,13 +908,7 @@ class Api {
       up = std::move(collector.files.front());
     } else {
       spec = ops::parse_query(req.query, d_.config.presets);
-      up.file = blobs_.create_staging();
-      std::vector<char> buf(kChunk);
-      for (;;) {
-        auto n = co_await body.read_some(buf.data(), buf.size());
-        if (n == 0) break;
-        up.file->write(buf.data(), n);
-      }
+      up = co_await stage_body(body);
     }
     co_return co_await render_staged(req, up, spec);
   }

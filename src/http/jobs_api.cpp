@@ -27,14 +27,10 @@ constexpr std::size_t kMaxJobBody = 16u << 20;
 constexpr int kDefaultResults = 100;
 constexpr const char* kVariantRetryAfter = "1";
 
-bool is_output_format(const std::string& f) {
-  return f == "jpeg" || f == "png" || f == "webp" || f == "avif" || f == "heic" || f == "jxl" || f == "gif" ||
-         f == "tiff" || f == "jp2" || f == "svg";
-}
 
 std::string output_format(const ops::TransformSpec& spec, const std::string& source_format) {
   if (!spec.format.empty() && spec.format != "auto") return spec.format;
-  return is_output_format(source_format) ? source_format : "png";
+  return imaging::is_output_format(source_format) ? source_format : "png";
 }
 
 std::string time_bound(const json::value& v, const char* key) {
@@ -146,7 +142,7 @@ class JobsApi {
     if (!format.empty()) {
       if (format == "jpg") format = "jpeg";
       if (format == "tif") format = "tiff";
-      if (!is_output_format(format))
+      if (!imaging::is_output_format(format))
         throw Error(ErrorCode::bad_parameter,
                     "\"format\" " + format + " is not an output format; use jpeg png webp avif heic jxl gif tiff jp2 svg");
       if (!transform.format.empty() && transform.format != format)
