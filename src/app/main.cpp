@@ -44,7 +44,7 @@ int serve(const core::Config& cfg) {
   ops::validate_presets(cfg.presets);
   ops::validate_presets(cfg.variants);
 
-  service::ImageService images(*catalog, *blobs, limits, cfg.cache_bytes);
+  service::ImageService images(*catalog, *blobs, limits, cfg.cache_bytes, cfg.memory_cache_bytes / 2);
   http::ProcessingPool pool(processing_threads, cfg.processing_queue);
   fetch::FetchOptions fetch_options;
   fetch_options.max_bytes = cfg.fetch_max_bytes;

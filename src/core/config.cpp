@@ -153,6 +153,11 @@ const std::vector<Setting>& settings() {
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.transform_timeout = to_duration(s, v.back()); }},
       {"cache-bytes", "PROGIMAGE_CACHE_BYTES", "1G", "derivative cache budget in bytes (0 turns the cache off)", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.cache_bytes = to_int(s, v.back(), 0, 1LL << 50); }},
+      {"memory-cache-bytes", "PROGIMAGE_MEMORY_CACHE_BYTES", "128M",
+       "memory for recently served derivatives and small originals, half each (0 turns it off)", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
+         c.memory_cache_bytes = to_int(s, v.back(), 0, 1LL << 40);
+       }},
       {"fetch-max-bytes", "PROGIMAGE_FETCH_MAX_BYTES", "10M", "largest remote image fetched", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.fetch_max_bytes = to_int(s, v.back(), 1, 1LL << 40); }},
       {"fetch-timeout", "PROGIMAGE_FETCH_TIMEOUT", "10s", "total time limit for a remote fetch", false,

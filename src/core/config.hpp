@@ -43,6 +43,7 @@ struct Config {
   int max_output_dimension = 16384;
   std::chrono::milliseconds transform_timeout{10'000};
   std::int64_t cache_bytes = 1LL << 30;
+  std::int64_t memory_cache_bytes = 128LL << 20;
   std::int64_t fetch_max_bytes = 10LL * 1024 * 1024;
   std::chrono::milliseconds fetch_timeout{10'000};
   int fetch_max_redirects = 3;

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string_view>
 
@@ -20,6 +21,17 @@ std::string new_id() {
       if (out.size() == 22) break;
     }
   }
+  return out;
+}
+
+std::string new_request_id() {
+  static constexpr char abc[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  thread_local const std::string prefix = new_id().substr(0, 12);
+  thread_local std::uint64_t counter = 0;
+  std::string out = prefix;
+  out.resize(22);
+  std::uint64_t n = counter++;
+  for (std::size_t i = 21; i >= 12; --i, n /= 62) out[i] = abc[n % 62];  // 62^10 requests per thread
   return out;
 }
 

@@ -5,6 +5,9 @@ namespace progimage::core {
 
 /// A new opaque id: 22 base62 characters from a CSPRNG (about 130 bits).
 std::string new_id();
+/// A unique id for a request: a random per-thread prefix and a counter, so
+/// that naming a request costs no call into the random source.
+std::string new_request_id();
 /// True when `s` has the shape of an id (URL-safe characters, sane length).
 bool looks_like_id(std::string_view s) noexcept;
 

@@ -10,9 +10,9 @@
 #include <unordered_map>
 
 #include "core/hash.hpp"
+#include "core/hot_cache.hpp"
 #include "core/id.hpp"
 #include "core/time.hpp"
-#include "http/hot_cache.hpp"
 #include "http/multipart.hpp"
 #include "ops/canonical.hpp"
 #include "ops/explain.hpp"
@@ -310,7 +310,11 @@ std::string negotiate(std::string_view accept, bool alpha) {
 
 class Api {
  public:
-  explicit Api(ApiDeps& d) : d_(d), images_(d.images), blobs_(d.images.blobs()) {}
+  explicit Api(ApiDeps& d)
+      : d_(d),
+        images_(d.images),
+        blobs_(d.images.blobs()),
+        originals_(static_cast<std::size_t>(d.config.memory_cache_bytes / 2)) {}
 
   /// The record for a read, from memory when it was read recently.
   core::ImageRecord record_for_read(const std::string& id) {
@@ -632,7 +636,7 @@ class Api {
     }
     auto d = co_await derivative(rec, spec, canonical, format, key);
     Response r;
-    r.body = std::move(d.bytes);
+    r.shared_body = std::move(d.bytes);
     r.header("Content-Type", d.mime);
     r.header("ETag", etag);
     r.header("Cache-Control", "public, max-age=31536000, immutable");
@@ -956,7 +960,7 @@ class Api {
     auto key = service::ImageService::derivative_key(rec.sha256, canonical, format);
     auto d = co_await derivative(rec, spec, canonical, format, key);
     Response r;
-    r.body = std::move(d.bytes);
+    r.shared_body = std::move(d.bytes);
     r.header("Content-Type", d.mime);
     r.header("X-Cache", d.cache_hit ? "hit" : "miss");
     if (vary) r.header("Vary", "Accept");
@@ -969,8 +973,8 @@ class Api {
   Flights flights_;
   // Records change only by deletion (handled here; other nodes' deletes show
   // within the expiry); originals are content-addressed and immutable.
-  HotCache<core::ImageRecord> records_{8 << 20};
-  HotCache<std::shared_ptr<const std::string>> originals_{64 << 20};
+  core::HotCache<core::ImageRecord> records_{8 << 20};
+  core::HotCache<std::shared_ptr<const std::string>> originals_;
   static constexpr auto kRecordTtl = std::chrono::seconds(2);
   static constexpr std::uint64_t kMaxHotOriginal = 1 << 20;
 };

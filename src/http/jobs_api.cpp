@@ -258,7 +258,7 @@ class JobsApi {
       d = co_await d_.pool.run([&] { return d_.images.render(rec, spec, canonical, format, key); });
     }
     Response r;
-    r.body = std::move(d->bytes);
+    r.shared_body = std::move(d->bytes);
     r.header("Content-Type", d->mime);
     r.header("ETag", "\"" + d->key + "\"");
     r.header("Cache-Control", "public, max-age=86400");

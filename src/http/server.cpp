@@ -114,11 +114,15 @@ class BeastBodyReader final : public BodyReader {
   bool broken_ = false;
 };
 
-Server::Server(ServerOptions options)
-    : options_(std::move(options)),
-      io_(options_.io_threads > 0 ? options_.io_threads
-                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
-      acceptor_(std::make_unique<Acceptor>(io_)) {}
+Server::Server(ServerOptions options) : options_(std::move(options)) {
+  std::size_t n = options_.io_threads > 0 ? static_cast<std::size_t>(options_.io_threads)
+                                          : std::max(1u, std::thread::hardware_concurrency());
+  for (std::size_t i = 0; i < n; ++i) {
+    ios_.push_back(std::make_unique<asio::io_context>(1));
+    guards_.push_back(asio::make_work_guard(*ios_.back()));
+  }
+  acceptor_ = std::make_unique<Acceptor>(*ios_.front());
+}
 
 Server::~Server() = default;
 
@@ -129,7 +133,7 @@ void Server::route(std::string method, std::string pattern, Access access, Handl
 
 void Server::start() {
   auto [host, port] = split_host_port(options_.listen);
-  tcp::resolver resolver(io_);
+  tcp::resolver resolver(io());
   boost::system::error_code ec;
   auto results = resolver.resolve(host, port, tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   if (ec || results.empty()) throw std::runtime_error("cannot resolve --listen " + options_.listen);
@@ -141,21 +145,27 @@ void Server::start() {
   if (ec) throw std::runtime_error("cannot listen on " + options_.listen + ": " + ec.message());
   a.listen(asio::socket_base::max_listen_connections);
   port_ = a.local_endpoint().port();
-  asio::co_spawn(io_, accept_loop(), asio::detached);
+  asio::co_spawn(io(), accept_loop(), asio::detached);
+}
+
+asio::io_context& Server::next_io() { return *ios_[next_io_.fetch_add(1) % ios_.size()]; }
+
+void Server::stop_all() {
+  for (auto& g : guards_) g.reset();
+  for (auto& io : ios_) io->stop();
 }
 
 void Server::run() {
-  std::size_t n = options_.io_threads > 0 ? static_cast<std::size_t>(options_.io_threads)
-                                          : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < n; ++i) threads.emplace_back([this] { io_.run(); });
-  io_.run();
+  for (std::size_t i = 1; i < ios_.size(); ++i) threads.emplace_back([this, i] { ios_[i]->run(); });
+  io().run();
+  stop_all();  // the first context also stops when an exception ends run()
   for (auto& t : threads) t.join();
 }
 
 void Server::shutdown() {
   if (draining_.exchange(true)) return;
-  asio::post(io_, [this] {
+  asio::post(io(), [this] {
     boost::system::error_code ec;
     acceptor_->acceptor.close(ec);
     // Idle keep-alive connections end now; busy ones finish their request.
@@ -166,7 +176,7 @@ void Server::shutdown() {
     }
     auto deadline = std::chrono::steady_clock::now() + options_.shutdown_grace;
     asio::co_spawn(
-        io_,
+        io(),
         [this, deadline]() -> asio::awaitable<void> {
           asio::steady_timer timer(co_await asio::this_coro::executor);
           for (;;) {
@@ -177,7 +187,7 @@ void Server::shutdown() {
             timer.expires_after(std::chrono::milliseconds(20));
             co_await timer.async_wait(kAwait);
           }
-          io_.stop();
+          stop_all();
         },
         asio::detached);
   });
@@ -185,7 +195,7 @@ void Server::shutdown() {
 
 asio::awaitable<void> Server::accept_loop() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor_->acceptor.async_accept(asio::make_strand(io_), kAwait);
+    auto [ec, socket] = co_await acceptor_->acceptor.async_accept(next_io(), kAwait);
     if (ec) {
       if (draining_ || ec == asio::error::operation_aborted) co_return;
       continue;  // e.g. too many open files: keep serving the others
@@ -280,7 +290,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Session> session) {
       for (const auto& f : h) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
       if (auto cl = hp.content_length()) req.content_length = static_cast<std::int64_t>(*cl);
       auto rid = req.header("X-Request-Id");
-      req.request_id = is_valid_request_id(rid) ? std::string(rid) : core::new_id();
+      req.request_id = is_valid_request_id(rid) ? std::string(rid) : core::new_request_id();
       try {
         auto target = boost::urls::parse_origin_form(h.target());
         if (!target) throw Error(ErrorCode::bad_request, "malformed request target");

@@ -219,7 +219,7 @@ catalog::ItemOutput WorkerPool::run_stored(const catalog::ClaimedItem& item) {
   }
   auto out = images_.cached(key);
   auto rendered = out ? std::move(*out) : images_.render(rec, spec, canonical, format, key);
-  auto stored = store_bytes(images_, rendered.bytes, rec.name);
+  auto stored = store_bytes(images_, *rendered.bytes, rec.name);
   return {stored.image.id, ""};
 }
 

@@ -66,8 +66,12 @@ std::vector<std::string> normalise_tags(const std::vector<std::string>& tags, co
 }
 
 ImageService::ImageService(catalog::Catalog& catalog, storage::BlobStore& blobs, imaging::Limits limits,
-                           std::int64_t cache_bytes)
-    : catalog_(catalog), blobs_(blobs), limits_(limits), cache_bytes_(cache_bytes) {}
+                           std::int64_t cache_bytes, std::int64_t memory_bytes)
+    : catalog_(catalog),
+      blobs_(blobs),
+      limits_(limits),
+      cache_bytes_(cache_bytes),
+      memory_(cache_bytes > 0 ? static_cast<std::size_t>(memory_bytes) : 0) {}
 
 void ImageService::set_variants(std::vector<std::string> names, std::function<void()> queued) {
   variant_names_ = std::move(names);
@@ -126,13 +130,18 @@ bool ImageService::remove(const std::string& id) {
   std::lock_guard lock(sha_lock(rec->sha256));
   auto result = catalog_.delete_image(id);
   if (!result.found) return false;
-  for (const auto& key : result.derivative_keys) blobs_.remove(Space::derivatives, key);
+  for (const auto& key : result.derivative_keys) forget_derivative(key);
   if (result.blob_unreferenced) blobs_.remove(Space::originals, result.sha256);
   return true;
 }
 
 void ImageService::purge_derivatives(const core::ImageRecord& image) {
-  for (const auto& key : catalog_.remove_derivatives(image.sha256)) blobs_.remove(Space::derivatives, key);
+  for (const auto& key : catalog_.remove_derivatives(image.sha256)) forget_derivative(key);
+}
+
+void ImageService::forget_derivative(const std::string& key) {
+  memory_.erase(key);
+  blobs_.remove(Space::derivatives, key);
 }
 
 std::string ImageService::derivative_key(const std::string& sha256, const std::string& canonical,
@@ -142,18 +151,28 @@ std::string ImageService::derivative_key(const std::string& sha256, const std::s
 
 std::optional<Derivative> ImageService::cached(const std::string& key) {
   if (cache_bytes_ <= 0) return std::nullopt;
+  auto touch = [&] {
+    try {
+      catalog_.touch_derivative(key, core::unix_now());  // buffered by the catalog
+    } catch (const std::exception&) {
+      // Losing a "last used" time only makes eviction less exact; serve the hit.
+    }
+    counters_.cache_hits.fetch_add(1);
+  };
+  if (auto hit = memory_.get(key)) {
+    touch();
+    hit->cache_hit = true;
+    return hit;
+  }
   auto row = catalog_.get_derivative(key);
   if (!row) return std::nullopt;
   auto bytes = blobs_.read(Space::derivatives, key);
   if (!bytes) return std::nullopt;  // indexed but gone: render again
-  try {
-    catalog_.touch_derivative(key, core::unix_now());  // buffered by the catalog
-  } catch (const std::exception&) {
-    // Losing a "last used" time only makes eviction less exact; serve the hit.
-  }
-  counters_.cache_hits.fetch_add(1);
-  return Derivative{key, row->format, std::string(imaging::mime_type(row->format)), row->width, row->height, true,
-                    std::move(*bytes)};
+  touch();
+  Derivative d{key, row->format, std::string(imaging::mime_type(row->format)), row->width, row->height, true,
+               std::make_shared<const std::string>(std::move(*bytes))};
+  memory_.put(key, d, d.bytes->size());
+  return d;
 }
 
 imaging::Source ImageService::source_of(const core::ImageRecord& image, storage::LocalBlob& blob) const {
@@ -197,14 +216,17 @@ Derivative ImageService::render(const core::ImageRecord& image, const ops::Trans
   std::vector<std::unique_ptr<storage::LocalBlob>> keep;
   auto out = imaging::render(source_of(image, *blob), spec, format, resolver(keep), limits_);
   counters_.renders.fetch_add(1);
-  if (cache_bytes_ > 0 && static_cast<std::int64_t>(out.bytes.size()) <= cache_bytes_) {
-    blobs_.put(Space::derivatives, key, out.bytes);
+  Derivative d{key, out.format, out.mime, out.width, out.height, false,
+               std::make_shared<const std::string>(std::move(out.bytes))};
+  const auto size = static_cast<std::int64_t>(d.bytes->size());
+  if (cache_bytes_ > 0 && size <= cache_bytes_) {
+    blobs_.put(Space::derivatives, key, *d.bytes);
     auto now = core::unix_now();
-    catalog_.put_derivative({key, image.sha256, canonical, out.format, out.width, out.height,
-                             static_cast<std::int64_t>(out.bytes.size()), now, now});
+    catalog_.put_derivative({key, image.sha256, canonical, d.format, d.width, d.height, size, now, now});
+    memory_.put(key, d, d.bytes->size());
     enforce_budget();
   }
-  return Derivative{key, out.format, out.mime, out.width, out.height, false, std::move(out.bytes)};
+  return d;
 }
 
 imaging::Rendered ImageService::render_source(const imaging::Source& source, const ops::TransformSpec& spec,
@@ -228,7 +250,7 @@ void ImageService::enforce_budget() {
   if (catalog_.derivative_bytes() <= cache_bytes_) return;
   // Evict to 90% so that eviction does not run on every insert at the limit.
   for (const auto& key : catalog_.evict_derivatives(cache_bytes_ - cache_bytes_ / 10)) {
-    blobs_.remove(Space::derivatives, key);
+    forget_derivative(key);
     counters_.evictions.fetch_add(1);
   }
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
+#include "core/hot_cache.hpp"
 #include "core/image.hpp"
 #include "imaging/imaging.hpp"
 #include "ops/spec.hpp"
@@ -35,7 +36,8 @@ struct IngestResult {
   bool duplicate = false;
 };
 
-/// A rendered or cached derivative, ready to send.
+/// A rendered or cached derivative, ready to send. The bytes are shared with
+/// the in-memory cache and with every request served from it.
 struct Derivative {
   std::string key;
   std::string format;
@@ -43,7 +45,7 @@ struct Derivative {
   int width = 0;
   int height = 0;
   bool cache_hit = false;
-  std::string bytes;  // when rendered now or read from the cache
+  std::shared_ptr<const std::string> bytes;
 };
 
 struct Counters {
@@ -55,8 +57,10 @@ struct Counters {
 
 class ImageService {
  public:
+  /// `cache_bytes` bounds the derivative cache in the blob store; the most
+  /// recently served derivatives up to `memory_bytes` are also kept in memory.
   ImageService(catalog::Catalog& catalog, storage::BlobStore& blobs, imaging::Limits limits,
-               std::int64_t cache_bytes);
+               std::int64_t cache_bytes, std::int64_t memory_bytes = 0);
 
   /// Preset variants that every new image gets, queued with its catalog
   /// commit; `queued` is called after that commit (to wake the workers).
@@ -104,12 +108,16 @@ class ImageService {
   imaging::ImageResolver resolver(std::vector<std::unique_ptr<storage::LocalBlob>>& keep);
   std::mutex& sha_lock(const std::string& sha256);
   void enforce_budget();
+  void forget_derivative(const std::string& key);
 
   catalog::Catalog& catalog_;
   storage::BlobStore& blobs_;
   imaging::Limits limits_;
   std::int64_t cache_bytes_;
   Counters counters_;
+  // Derivatives are immutable per key: memory entries need no expiry, only
+  // dropping when the disk cache drops the key (eviction, purge, delete).
+  core::HotCache<Derivative> memory_;
   std::array<std::mutex, 64> sha_locks_;  // serialise publish+insert against delete of one blob
   std::mutex budget_mutex_;
   std::function<void(std::string_view, double)> operation_observer_;

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
+#include <vector>
 
 using namespace progimage::core;
 
@@ -49,4 +51,20 @@ TEST(Id, UniqueAndUrlSafe) {
   EXPECT_EQ(seen.size(), 1000u);
   EXPECT_FALSE(looks_like_id("../etc/passwd"));
   EXPECT_FALSE(looks_like_id(""));
+}
+
+TEST(Id, RequestIdsAreUniqueAcrossThreads) {
+  std::vector<std::string> a, b;
+  std::thread t([&] {
+    for (int i = 0; i < 5000; ++i) a.push_back(new_request_id());
+  });
+  for (int i = 0; i < 5000; ++i) b.push_back(new_request_id());
+  t.join();
+  std::set<std::string> seen(a.begin(), a.end());
+  seen.insert(b.begin(), b.end());
+  EXPECT_EQ(seen.size(), 10000u);
+  for (const auto& id : {a.front(), a.back(), b.back()}) {
+    EXPECT_EQ(id.size(), 22u);
+    EXPECT_TRUE(looks_like_id(id));
+  }
 }

@@ -1,7 +1,7 @@
 #pragma once
 // A small thread-safe LRU cache with a byte budget and an optional expiry per
-// entry: keeps hot image records and small originals in memory so that a
-// repeated GET costs no catalog query and no file read.
+// entry: keeps hot image records, small originals and derivatives in memory so
+// that a repeated GET costs no catalog query and no file read.
 #include <chrono>
 #include <cstddef>
 #include <list>
@@ -10,7 +10,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace progimage::http {
+namespace progimage::core {
 
 template <class Value>
 class HotCache {
@@ -78,4 +78,4 @@ class HotCache {
   std::unordered_map<std::string, Iter> index_;
 };
 
-}  // namespace progimage::http
+}  // namespace progimage::core
