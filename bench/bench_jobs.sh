@@ -3,7 +3,7 @@
 # through POST /v1/jobs and the in-process workers, against the in-process
 # libvips ceiling (bench/transform_ceiling: the same imaging::render on every
 # core, no HTTP, catalog or storage). Goal: jobs >= 0.9 x ceiling.
-#   bench/bench_jobs.sh [items, default 1000]        (BUILD_DIR, default build/release)
+#   bench/bench_jobs.sh [items, default 1000]        (BUILD_DIR, default build/bench)
 # The job's sources are one stored image repeated N times with the derivative
 # cache off (--cache-bytes 0), so every item decodes, resizes and encodes, as
 # the ceiling does; the job's own costs (claim and completion commits, reading
@@ -12,9 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
-build=${BUILD_DIR:-build/release}
+build=${BUILD_DIR:-build/bench}
 cores=$(nproc)
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_BENCH=ON >/dev/null
+if [[ ! -x $build/src/app/progimage || ! -x $build/bench/transform_ceiling ]]; then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=OFF -DPROGIMAGE_BENCH=ON >/dev/null
+fi
 cmake --build "$build" --target progimage transform_ceiling >/dev/null
 
 work=$(mktemp -d /tmp/progimage-bench-jobs.XXXX)
@@ -56,15 +58,15 @@ python3 -c "import json, sys; print(json.dumps({'sources': [sys.argv[1]] * int(s
 start=$(date +%s.%N)
 job=$(curl -sf -H 'Content-Type: application/json' --data-binary @"$work/job.json" "$base/v1/jobs" |
   python3 -c 'import sys, json; print(json.load(sys.stdin)["id"])')
+# Poll with curl and grep only, a few times a second: the poller must not take
+# CPU from the workers it measures.
 while :; do
-  state=$(curl -sf "$base/v1/jobs/$job?limit=1" |
-    python3 -c 'import sys, json; j = json.load(sys.stdin); print(j["status"], j["done"], j["failed"], j["finished_at"] is not None)')
-  set -- $state
-  [ "$4" = "True" ] && break
-  sleep 0.05
+  body=$(curl -sf "$base/v1/jobs/$job?limit=1")
+  grep -q '"finished_at":"' <<<"$body" && break
+  sleep 0.2
 done
 end=$(date +%s.%N)
-job_status=$1 job_done=$2 job_failed=$3
+read -r job_status job_done job_failed < <(python3 -c 'import sys, json; j = json.load(sys.stdin); print(j["status"], j["done"], j["failed"])' <<<"$body")
 job_rate=$(python3 -c "print(f'{$n / ($end - $start):.1f}')")
 ceiling_after=$(ceiling)
 ceiling_rate=$(python3 -c "print(f'{($ceiling_before + $ceiling_after) / 2:.1f}')")
