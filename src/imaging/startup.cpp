@@ -6,6 +6,8 @@
 #include <mutex>
 
 #include "imaging/detail.hpp"
+// After vips8 (which it needs); libvips does not include it itself.
+#include <vips/vector.h>
 
 namespace progimage::imaging {
 namespace {
@@ -38,9 +40,9 @@ void startup(int concurrency) {
     // few MB. With glibc's defaults those are mmapped and unmapped each time,
     // and page faults plus zeroing took ~20% of a 1080p thumbnail (perf,
     // bench/RESULTS.md). Keeping them in the heap is worth that much speed
-    // for a few MB of RSS; buffers over 4 MB still get their own mapping.
-    mallopt(M_MMAP_THRESHOLD, 4 << 20);
-    mallopt(M_TRIM_THRESHOLD, 16 << 20);
+    // for a few MB of RSS; buffers over 2 MB still get their own mapping.
+    mallopt(M_MMAP_THRESHOLD, 2 << 20);
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
     if (VIPS_INIT("progimage") != 0) {
       throw core::Error(core::ErrorCode::internal, "libvips failed to start");
     }
@@ -50,6 +52,13 @@ void startup(int concurrency) {
                                                     G_LOG_FLAG_RECURSION),
                         on_vips_log, nullptr);
     }
+    // liborc 0.4.33 (Debian 12) frees compiled programs without a lock, and
+    // libvips compiles programs per operation (resize, blur): concurrent
+    // renders raced on orc's code memory and corrupted the heap (a glibc
+    // abort under a 2-worker bulk job; ThreadSanitizer shows the race, and it
+    // is gone with vector paths off). The plain C paths cost at most a few
+    // percent, within the noise of bench/RESULTS.md.
+    vips_vector_set_enabled(FALSE);
     vips_cache_set_max(0);
     vips_cache_set_max_mem(0);
     vips_cache_set_max_files(0);

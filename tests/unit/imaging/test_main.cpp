@@ -7,8 +7,9 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
-#include <cstdlib>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -53,7 +54,11 @@ int memory_child(const char* mode, const char* path) {
   const long before = peak_rss_kib();
   std::size_t out_bytes = 0;
   try {
-    const imaging::Limits limits;
+    // Memory is measured here, not speed: a loaded CI machine must not hit
+    // the service's 10 s deadline on a 5000x3000 TIFF (the parent's alarm
+    // still ends a stuck child at 120 s).
+    imaging::Limits limits;
+    limits.timeout = std::chrono::seconds(100);
     const auto probe = imaging::probe_file(path, limits);
     if (std::strcmp(mode, "ingest") == 0) {
       imaging::verify_decode(path, probe, limits);
