@@ -461,6 +461,33 @@ void SqliteCatalog::put_derivative(const DerivativeRecord& d) {
   s->run();
 }
 
+namespace {
+
+/// Commits of queue bookkeeping (claims, completions, failures, callback
+/// state) and of derivative touches do not wait for the disk: in WAL mode `synchronous=NORMAL` survives
+/// a process crash and, after a power loss, can only forget the latest of
+/// them, which makes some items run again (their results are idempotent). The
+/// next fully synced commit (an upload, a job) syncs them too, in order.
+/// Held with write_mu_, so no other transaction runs relaxed.
+class RelaxedSync {
+ public:
+  explicit RelaxedSync(Connection& c) : c_(c) { c_.exec("PRAGMA synchronous=NORMAL"); }
+  ~RelaxedSync() {
+    try {
+      c_.exec("PRAGMA synchronous=FULL");
+    } catch (...) {
+      // Cannot fail outside a transaction; nothing more to do if it did.
+    }
+  }
+  RelaxedSync(const RelaxedSync&) = delete;
+  RelaxedSync& operator=(const RelaxedSync&) = delete;
+
+ private:
+  Connection& c_;
+};
+
+}  // namespace
+
 void SqliteCatalog::touch_derivative(const std::string& key, std::int64_t now) {
   // A cache hit must not cost an fsync'ed commit: touches are merged in
   // memory and written together.
@@ -471,10 +498,16 @@ void SqliteCatalog::touch_derivative(const std::string& key, std::int64_t now) {
     t = std::max(t, now);
     flush = touches_.size() >= kTouchBatch || std::chrono::steady_clock::now() - last_flush_ >= kTouchInterval;
   }
-  if (flush) flush_touches();
+  if (flush) flush_touches(false);
 }
 
-void SqliteCatalog::flush_touches() {
+void SqliteCatalog::flush_touches(bool wait) {
+  // A hit calls this on an I/O thread: it must not queue behind an upload's
+  // fsynced commit, so it gives up when the writer is busy (the touches stay
+  // buffered for the next try).
+  std::unique_lock write(write_mu_, std::defer_lock);
+  if (wait) write.lock();
+  else if (!write.try_lock()) return;
   std::unordered_map<std::string, std::int64_t> batch;
   {
     std::lock_guard lock(touch_mu_);
@@ -483,7 +516,7 @@ void SqliteCatalog::flush_touches() {
   }
   if (batch.empty()) return;
   try {
-    std::lock_guard lock(write_mu_);
+    RelaxedSync relaxed(*writer_);  // "last used" times are hints: no fsync for them
     Transaction tx(*writer_);
     for (const auto& [key, when] : batch) {
       auto s = writer_->cached("UPDATE derivatives SET last_used_at = MAX(last_used_at, ?2) WHERE key = ?1");
@@ -591,29 +624,6 @@ bool SqliteCatalog::queue_variant(const std::string& image_id, const std::string
 // ---- job queue -------------------------------------------------------------
 
 namespace {
-
-/// Commits of queue bookkeeping (claims, completions, failures, callback
-/// state) do not wait for the disk: in WAL mode `synchronous=NORMAL` survives
-/// a process crash and, after a power loss, can only forget the latest of
-/// them, which makes some items run again (their results are idempotent). The
-/// next fully synced commit (an upload, a job) syncs them too, in order.
-/// Held with write_mu_, so no other transaction runs relaxed.
-class RelaxedSync {
- public:
-  explicit RelaxedSync(Connection& c) : c_(c) { c_.exec("PRAGMA synchronous=NORMAL"); }
-  ~RelaxedSync() {
-    try {
-      c_.exec("PRAGMA synchronous=FULL");
-    } catch (...) {
-      // Cannot fail outside a transaction; nothing more to do if it did.
-    }
-  }
-  RelaxedSync(const RelaxedSync&) = delete;
-  RelaxedSync& operator=(const RelaxedSync&) = delete;
-
- private:
-  Connection& c_;
-};
 
 const std::string kJobColumns =
     "id, status, params, format, store, max_attempts, total, done, failed, cancelled, created_at, finished_at,"

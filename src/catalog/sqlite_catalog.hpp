@@ -84,8 +84,9 @@ class SqliteCatalog final : public Catalog {
   /// full-text index check; "ok" or one line per problem.
   std::string integrity_check() override;
 
-  /// Writes buffered derivative touches now.
-  void flush_touches();
+  /// Writes buffered derivative touches now; without `wait`, only when no
+  /// other write is under way.
+  void flush_touches(bool wait = true);
   /// The schema version of the open database.
   int schema_version();
   /// The newest schema version this program knows.
