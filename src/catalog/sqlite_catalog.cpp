@@ -625,6 +625,19 @@ bool SqliteCatalog::queue_variant(const std::string& image_id, const std::string
 
 namespace {
 
+/// What an item-finishing `UPDATE ... RETURNING COALESCE(job_id, ''), kind,
+/// source, variant` returns: where the outcome must be rolled up.
+struct FinishedItem {
+  std::string job_id, kind, source, variant;
+};
+
+/// The finished item, or nullopt when the UPDATE matched no row (someone
+/// else finished it, or the lease moved on).
+std::optional<FinishedItem> finished_item(Statement& s) {
+  if (!s.step()) return std::nullopt;
+  return FinishedItem{s.text(0), s.text(1), s.text(2), s.text(3)};
+}
+
 const std::string kJobColumns =
     "id, status, params, format, store, max_attempts, total, done, failed, cancelled, created_at, finished_at,"
     " callback_url, callback_state, callback_attempts";
@@ -944,7 +957,7 @@ bool SqliteCatalog::complete_item(std::int64_t item_id, const ItemOutput& output
   std::lock_guard lock(write_mu_);
   RelaxedSync relaxed(*writer_);
   Transaction tx(*writer_);
-  std::string job_id, kind, source, variant;
+  std::optional<FinishedItem> item;
   {
     // Only the first completion counts, whoever holds the lease now.
     auto s = writer_->cached(
@@ -953,19 +966,16 @@ bool SqliteCatalog::complete_item(std::int64_t item_id, const ItemOutput& output
         " WHERE id = ?1 AND status IN ('queued', 'running')"
         " RETURNING COALESCE(job_id, ''), kind, source, variant");
     s->bind(1, item_id).bind(2, output.image_id).bind(3, output.derivative_key).bind(4, now_ms);
-    if (!s->step()) return false;
-    job_id = s->text(0);
-    kind = s->text(1);
-    source = s->text(2);
-    variant = s->text(3);
+    item = finished_item(*s);
   }
-  if (kind == "variant") {
+  if (!item) return false;
+  if (item->kind == "variant") {
     auto s = writer_->cached(
         "UPDATE image_variants SET status = 'ready', derivative_key = ?3, error_code = NULL, error_message = NULL"
         " WHERE image_id = ?1 AND name = ?2");
-    s->bind(1, source).bind(2, variant).bind(3, output.derivative_key).run();
-  } else if (!job_id.empty()) {
-    roll_up(job_id, ItemStatus::done, 1, now_ms);
+    s->bind(1, item->source).bind(2, item->variant).bind(3, output.derivative_key).run();
+  } else if (!item->job_id.empty()) {
+    roll_up(item->job_id, ItemStatus::done, 1, now_ms);
   }
   tx.commit();
   return true;
@@ -985,26 +995,23 @@ bool SqliteCatalog::fail_item(std::int64_t item_id, std::int64_t lease_token, co
     tx.commit();
     return changed;
   }
-  std::string job_id, kind, source, variant;
+  std::optional<FinishedItem> item;
   {
     auto s = writer_->cached(
         "UPDATE job_items SET status = 'failed', finished_at = ?3, lease_owner = NULL, error_code = ?4,"
         " error_message = ?5 WHERE id = ?1 AND lease_token = ?2 AND status = 'running'"
         " RETURNING COALESCE(job_id, ''), kind, source, variant");
     s->bind(1, item_id).bind(2, lease_token).bind(3, now_ms).bind(4, error.code).bind(5, error.message);
-    if (!s->step()) return false;
-    job_id = s->text(0);
-    kind = s->text(1);
-    source = s->text(2);
-    variant = s->text(3);
+    item = finished_item(*s);
   }
-  if (kind == "variant") {
+  if (!item) return false;
+  if (item->kind == "variant") {
     auto s = writer_->cached(
         "UPDATE image_variants SET status = 'failed', error_code = ?3, error_message = ?4"
         " WHERE image_id = ?1 AND name = ?2");
-    s->bind(1, source).bind(2, variant).bind(3, error.code).bind(4, error.message).run();
-  } else if (!job_id.empty()) {
-    roll_up(job_id, ItemStatus::failed, 1, now_ms);
+    s->bind(1, item->source).bind(2, item->variant).bind(3, error.code).bind(4, error.message).run();
+  } else if (!item->job_id.empty()) {
+    roll_up(item->job_id, ItemStatus::failed, 1, now_ms);
   }
   tx.commit();
   return true;
