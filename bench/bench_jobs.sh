@@ -55,19 +55,10 @@ ceiling_before=$(ceiling)
 
 python3 -c "import json, sys; print(json.dumps({'sources': [sys.argv[1]] * int(sys.argv[2]), 'params': 'w=300', 'format': 'webp'}))" \
   "$id" "$n" >"$work/job.json"
-start=$(date +%s.%N)
-job=$(curl -sf -H 'Content-Type: application/json' --data-binary @"$work/job.json" "$base/v1/jobs" |
-  python3 -c 'import sys, json; print(json.load(sys.stdin)["id"])')
-# Poll with curl and grep only, a few times a second: the poller must not take
-# CPU from the workers it measures.
-while :; do
-  body=$(curl -sf "$base/v1/jobs/$job?limit=1")
-  grep -q '"finished_at":"' <<<"$body" && break
-  sleep 0.2
-done
-end=$(date +%s.%N)
-read -r job_status job_done job_failed < <(python3 -c 'import sys, json; j = json.load(sys.stdin); print(j["status"], j["done"], j["failed"])' <<<"$body")
-job_rate=$(python3 -c "print(f'{$n / ($end - $start):.1f}')")
+# Submitted and timed by one python process polling over a kept-alive
+# connection: the poller must not take CPU from the workers it measures.
+result=$(python3 bench/run_job.py "$port" "$work/job.json")
+read -r job_rate job_status job_done job_failed _ <<<"$result"
 ceiling_after=$(ceiling)
 ceiling_rate=$(python3 -c "print(f'{($ceiling_before + $ceiling_after) / 2:.1f}')")
 
