@@ -50,10 +50,16 @@ for f in small big; do
   echo "| upload ${kb} KB JPEG, c=8 | $rate | $mbs | $(wrk_p50 <<<"$out") | $(wrk_p99 <<<"$out") | $(grep -o 'non2xx_or_errors=[0-9]*' <<<"$out") |"
 done
 
-# GET of an original: ProgImage against nginx serving the same bytes.
+# GET of an original: ProgImage against nginx serving the same bytes, once the
+# background variants of the uploads above are made (they would share the cores).
+queue_empty() {
+  curl -fs "127.0.0.1:$port/metrics" | awk '/^progimage_job_queue_items/ {s += $2} END {exit !(s == 0)}'
+}
+for _ in $(seq 600); do queue_empty && break; sleep 0.2; done
 id=$(curl -fs --data-binary @"$work/small.jpg" -H 'Content-Type: image/jpeg' "127.0.0.1:$port/v1/images" |
   sed -E 's/.*"id":"([^"]+)".*/\1/')
 mkdir -p "$work/www"
+chmod 755 "$work" "$work/www"  # nginx workers run as an unprivileged user (else every answer is a 403)
 cp "$work/small.jpg" "$work/www/small.jpg"
 nport=$(free_port)
 cat >"$work/nginx.conf" <<NGINX
@@ -75,9 +81,15 @@ declare -A get_rate
 for target in "progimage http://127.0.0.1:$port/v1/images/$id" "nginx http://127.0.0.1:$nport/small.jpg"; do
   name=${target%% *}
   url=${target#* }
+  # Both must answer the image itself: a fast error page is not a baseline.
+  got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "$url")
+  if [[ $got != "200 $(stat -c %s "$work/small.jpg")" ]]; then
+    echo "$name answered $got for $url, not the image" >&2
+    exit 1
+  fi
   wrk -t2 -c16 -d2s "$url" >/dev/null  # warm up
   out=$(wrk -t2 -c16 -d${secs}s --latency "$url")
   get_rate[$name]=$(wrk_rate <<<"$out")
-  echo "| GET original ${small_kb} KB, $name, c=16 | ${get_rate[$name]} | | $(wrk_p50 <<<"$out") | $(wrk_p99 <<<"$out") | |"
+  echo "| GET original ${small_kb} KB, $name, c=16 | ${get_rate[$name]} | | $(wrk_p50 <<<"$out") | $(wrk_p99 <<<"$out") | $(grep -o 'Non-2xx or 3xx responses: [0-9]*' <<<"$out") |"
 done
 awk -v a="${get_rate[progimage]}" -v b="${get_rate[nginx]}" 'BEGIN {printf "\nGET original: ProgImage / nginx = %.2f\n", a / b}'

@@ -27,6 +27,15 @@ namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
+/// Completion condition for whole responses: asio's transfer_all hands the
+/// socket at most 64 KiB per call, so a 66 KB image took two sendmsg calls
+/// where one fits in the send buffer.
+struct AllInLargeWrites {
+  std::size_t operator()(const boost::system::error_code& ec, std::size_t) const {
+    return ec ? 0 : std::size_t{1} << 30;
+  }
+};
+
 std::pair<std::string, std::string> split_host_port(const std::string& listen) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) throw std::runtime_error("--listen " + listen + ": expected HOST:PORT");
@@ -373,7 +382,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Session> session) {
         sr.consume(beast::buffer_bytes(buffers));
       });
       std::array<asio::const_buffer, 2> parts{asio::buffer(header_text), asio::buffer(*res.shared_body)};
-      auto [ec1, n1] = co_await asio::async_write(stream, parts, kAwait);
+      auto [ec1, n1] = co_await asio::async_write(stream, parts, AllInLargeWrites{}, kAwait);
       wec = ec1;
       bytes_out = body_size;
     } else if (fd < 0 && !head && !no_body) {
@@ -397,7 +406,8 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Session> session) {
             break;
           }
           auto [ec3, n3] =
-              co_await asio::async_write(stream, asio::buffer(chunk.data(), static_cast<std::size_t>(got)), kAwait);
+              co_await asio::async_write(stream, asio::buffer(chunk.data(), static_cast<std::size_t>(got)),
+                                     AllInLargeWrites{}, kAwait);
           wec = ec3;
           off += static_cast<std::uint64_t>(got);
           left -= static_cast<std::uint64_t>(got);
