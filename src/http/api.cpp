@@ -9,6 +9,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/json.hpp"
 #include "core/hash.hpp"
 #include "core/hot_cache.hpp"
 #include "core/id.hpp"
@@ -388,7 +389,7 @@ class Api {
     out["top_camera_models"] = pairs(st.camera_models, "model");
     out["uploads_per_day"] = pairs(st.uploads_per_day, "date");
     out["jobs"] = json::object{{"queued", st.jobs_queued}, {"running", st.jobs_running}, {"failed", st.jobs_failed}};
-    co_return Response::json(200, json::serialize(out));
+    co_return Response::json(200, core::json_text(out));
   }
 
   // --- upload -------------------------------------------------------------
@@ -415,7 +416,7 @@ class Api {
   }
 
   Response created(const service::IngestResult& r) {
-    auto res = Response::json(r.duplicate ? 200 : 201, json::serialize(image_json(r.image, r.duplicate)));
+    auto res = Response::json(r.duplicate ? 200 : 201, core::json_text(image_json(r.image, r.duplicate)));
     if (!r.duplicate) res.header("Location", "/v1/images/" + r.image.id);
     return res;
   }
@@ -476,10 +477,10 @@ class Api {
       }
     }
     json::object out{{"images", std::move(results)}};
-    if (stored == static_cast<int>(collector.files.size())) co_return Response::json(201, json::serialize(out));
-    if (stored > 0) co_return Response::json(207, json::serialize(out));
+    if (stored == static_cast<int>(collector.files.size())) co_return Response::json(201, core::json_text(out));
+    if (stored > 0) co_return Response::json(207, core::json_text(out));
     out["error"] = json::object{{"code", core::code_name(first_error->code())}, {"message", first_error->what()}};
-    co_return Response::json(first_error->status(), json::serialize(out));
+    co_return Response::json(first_error->status(), core::json_text(out));
   }
 
   /// Decodes JSON `data` into a staged upload.
@@ -724,7 +725,7 @@ class Api {
       if (!ec && extra.is_object())
         for (auto& [k, v] : extra.as_object()) o[k] = v;
     }
-    co_return Response::json(200, json::serialize(o));
+    co_return Response::json(200, core::json_text(o));
   }
 
   asio::awaitable<Response> explain(Request& req, BodyReader&) {
@@ -744,7 +745,7 @@ class Api {
     out["steps"] = ec ? json::value(ops::explain_steps(spec)) : steps;
     out["output"] = json::object{{"format", format}, {"width", plan.width}, {"height", plan.height}};
     out["cached"] = images_.catalog().get_derivative(key).has_value();
-    co_return Response::json(200, json::serialize(out));
+    co_return Response::json(200, core::json_text(out));
   }
 
   asio::awaitable<Response> list(Request& req, BodyReader&) {
@@ -781,7 +782,7 @@ class Api {
     json::object out{{"images", std::move(arr)}};
     if (page.next_cursor.empty()) out["next_cursor"] = nullptr;
     else out["next_cursor"] = page.next_cursor;
-    co_return Response::json(200, json::serialize(out));
+    co_return Response::json(200, core::json_text(out));
   }
 
   // --- update and delete --------------------------------------------------
@@ -826,7 +827,7 @@ class Api {
     if (!rec) throw Error(ErrorCode::not_found, "no image with id " + req.params[0]);
     auto out = image_json(*rec, false);
     out.erase("duplicate");
-    co_return Response::json(200, json::serialize(out));
+    co_return Response::json(200, core::json_text(out));
   }
 
   asio::awaitable<Response> delete_image(Request& req, BodyReader&) {
@@ -854,7 +855,7 @@ class Api {
                                  {"created_at", core::format_rfc3339(d.created_at)},
                                  {"last_used_at", core::format_rfc3339(d.last_used_at)}});
     }
-    co_return Response::json(200, json::serialize(json::object{{"derivatives", std::move(arr)}}));
+    co_return Response::json(200, core::json_text(json::object{{"derivatives", std::move(arr)}}));
   }
 
   asio::awaitable<Response> purge_derivatives(Request& req, BodyReader&) {

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <set>
 
+#include "core/json.hpp"
 #include "core/id.hpp"
 #include "core/time.hpp"
 #include "fetch/url.hpp"
@@ -167,7 +168,7 @@ class JobsApi {
     });
     if (d_.notify_workers) d_.notify_workers();
     json::object out{{"id", job.id}, {"status", catalog::job_status_name(job.status)}, {"total", job.total}};
-    auto r = Response::json(202, json::serialize(out));
+    auto r = Response::json(202, core::json_text(out));
     r.header("Location", "/v1/jobs/" + job.id);
     co_return r;
   }
@@ -210,7 +211,7 @@ class JobsApi {
       }
     }
     auto page = catalog_.job_results(job.id, cursor, limit);
-    co_return Response::json(200, json::serialize(jobs::job_json(job, page, url_secret())));
+    co_return Response::json(200, core::json_text(jobs::job_json(job, page, url_secret())));
   }
 
   asio::awaitable<Response> cancel(Request& req, BodyReader&) {
@@ -218,7 +219,7 @@ class JobsApi {
     auto job = catalog_.cancel_job(id, core::unix_now());
     if (!job) throw Error(ErrorCode::not_found, "no job with id " + id);
     auto page = catalog_.job_results(id, "", kDefaultResults);
-    co_return Response::json(200, json::serialize(jobs::job_json(*job, page, url_secret())));
+    co_return Response::json(200, core::json_text(jobs::job_json(*job, page, url_secret())));
   }
 
   asio::awaitable<Response> variant(Request& req, BodyReader&) {
@@ -240,7 +241,7 @@ class JobsApi {
     if (state->status == "failed") {
       json::object err{{"code", state->error ? state->error->code : "internal"},
                        {"message", state->error ? state->error->message : "the variant could not be made"}};
-      co_return Response::json(500, json::serialize(json::object{{"status", "failed"}, {"error", std::move(err)}}));
+      co_return Response::json(500, core::json_text(json::object{{"status", "failed"}, {"error", std::move(err)}}));
     }
     if (state->status != "ready") {
       auto r = Response::json(202, R"({"status":"pending"})");

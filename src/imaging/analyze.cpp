@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "core/json.hpp"
 #include "imaging/detail.hpp"
 
 namespace progimage::imaging {
@@ -267,7 +268,7 @@ Metadata analyze(const std::filesystem::path& path, const Probe& probe, const Li
   } catch (const vips::VError& e) {
     detail::rethrow_vips(e, ErrorCode::unsupported_media, "the image cannot be analysed");
   }
-  meta.json = json::serialize(out);
+  meta.json = core::json_text(out);
   return meta;
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/json.hpp"
 #include "imaging/detail.hpp"
 #include "imaging/geometry.hpp"
 
@@ -528,7 +529,7 @@ Plan explain(const Source& source, const ops::TransformSpec& spec, const std::st
   Plan p;
   p.width = w;
   p.height = h;
-  p.steps_json = json::serialize(steps);
+  p.steps_json = core::json_text(steps);
   return p;
 }
 

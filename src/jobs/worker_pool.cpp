@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <random>
 
+#include "core/json.hpp"
 #include "core/error.hpp"
 #include "core/hash.hpp"
 #include "core/id.hpp"
@@ -288,7 +289,7 @@ void WorkerPool::deliver_callbacks() {
 
 bool WorkerPool::deliver(const catalog::CallbackDue& due) {
   auto page = catalog_.job_results(due.job.id, "", kCallbackResults);
-  const auto body = boost::json::serialize(job_json(due.job, page, options_.url_signing_secret));
+  const auto body = core::json_text(job_json(due.job, page, options_.url_signing_secret));
   std::vector<fetch::HttpHeader> headers{{"X-ProgImage-Job", due.job.id},
                                          {"X-ProgImage-Delivery", std::to_string(due.attempts + 1)}};
   if (!options_.callback_secret.empty())

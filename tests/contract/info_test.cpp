@@ -114,6 +114,9 @@ TEST_F(InfoTest, InfoHasTheExifFieldsOfTheContract) {
   ASSERT_TRUE(lat && lon && lat->is_number() && lon->is_number()) << r.body;
   EXPECT_NEAR(lat->to_number<double>(), 43.0 + 28.0 / 60 + 2.814 / 3600, 1e-3);
   EXPECT_NEAR(lon->to_number<double>(), 11.0 + 53.0 / 60 + 6.456 / 3600, 1e-3);
+  // Numbers as people write them, not in exponent form (2.4E1, 4.3467448E1).
+  EXPECT_NE(r.body.find(R"("focal_length":24,)"), std::string::npos) << r.body;
+  EXPECT_TRUE(std::regex_search(r.body, std::regex(R"("lat":43\.46\d*,"lon":11\.88\d*\})"))) << r.body;
   EXPECT_TRUE(std::regex_match(jstring(j, "phash"), std::regex("^[0-9a-f]{16}$"))) << r.body;
   EXPECT_TRUE(std::regex_match(jstring(j, "dominant_color"), std::regex("^#[0-9a-f]{6}$"))) << r.body;
   EXPECT_FALSE(jstring(j, "blurhash").empty()) << r.body;

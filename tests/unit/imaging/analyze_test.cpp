@@ -52,12 +52,12 @@ TEST(Analyze, ExifFieldsOfAGpsPhoto) {
   EXPECT_EQ(exif.at("taken_at").as_string(), "2008-10-22T16:28:39");
   EXPECT_EQ(exif.at("exposure").as_string(), "1/75");
   EXPECT_EQ(exif.at("iso").as_int64(), 64);
-  EXPECT_DOUBLE_EQ(exif.at("focal_length").as_double(), 24.0);
+  EXPECT_DOUBLE_EQ(exif.at("focal_length").to_number<double>(), 24.0);
   EXPECT_EQ(exif.at("orientation").as_int64(), 1);
   const auto gps = exif.at("gps").as_object();
   // 43° 28' 2.814" N, 11° 53' 6.456" E
-  EXPECT_NEAR(gps.at("lat").as_double(), 43.467448, 1e-5);
-  EXPECT_NEAR(gps.at("lon").as_double(), 11.885127, 1e-5);
+  EXPECT_NEAR(gps.at("lat").to_number<double>(), 43.467448, 1e-5);
+  EXPECT_NEAR(gps.at("lon").to_number<double>(), 11.885127, 1e-5);
 }
 
 TEST(Analyze, LensAndNoGps) {
