@@ -5,10 +5,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <memory>
 
 #include "core/json.hpp"
+#include "core/time.hpp"
 #include "imaging/detail.hpp"
 
 namespace progimage::imaging {
@@ -93,8 +95,11 @@ std::string exposure_text(const std::string& raw) {
   return buf;
 }
 
-std::string taken_at(const std::string& raw) {
-  // "YYYY:MM:DD HH:MM:SS" -> "YYYY-MM-DDTHH:MM:SS"
+/// DateTimeOriginal ("YYYY:MM:DD HH:MM:SS", the camera's local time) as RFC
+/// 3339 in UTC when the camera also recorded its offset from UTC
+/// (OffsetTimeOriginal, "+HH:MM"), else as "YYYY-MM-DDTHH:MM:SS" without a zone:
+/// which zone the camera's clock was in is then unknown.
+std::string taken_at(const std::string& raw, const std::string& offset) {
   if (raw.size() < 19) return {};
   std::string s = raw.substr(0, 19);
   static constexpr char kShape[] = "dddd:dd:dd dd:dd:dd";
@@ -102,6 +107,29 @@ std::string taken_at(const std::string& raw) {
     if (kShape[i] == 'd' ? !std::isdigit(static_cast<unsigned char>(s[i])) : s[i] != kShape[i]) return {};
   }
   if (s.starts_with("0000")) return {};
+  auto num = [&](int at, int len) { return std::atoi(s.substr(at, len).c_str()); };
+  const int month = num(5, 2), day = num(8, 2), hour = num(11, 2), minute = num(14, 2), second = num(17, 2);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return {};
+  static constexpr char kOffset[] = "sdd:dd";
+  bool zoned = offset.size() == 6 && (offset[0] == '+' || offset[0] == '-');
+  for (int i = 1; zoned && i < 6; ++i)
+    zoned = kOffset[i] == 'd' ? std::isdigit(static_cast<unsigned char>(offset[i])) != 0 : offset[i] == ':';
+  if (zoned) {
+    const int off_h = std::atoi(offset.substr(1, 2).c_str()), off_m = std::atoi(offset.substr(4, 2).c_str());
+    zoned = off_h <= 14 && off_m <= 59;
+    if (zoned) {
+      std::tm tm{};
+      tm.tm_year = num(0, 4) - 1900;
+      tm.tm_mon = month - 1;
+      tm.tm_mday = day;
+      tm.tm_hour = hour;
+      tm.tm_min = minute;
+      tm.tm_sec = second;
+      const std::int64_t local = ::timegm(&tm);
+      const std::int64_t utc = local - (offset[0] == '-' ? -1 : 1) * (off_h * 3600 + off_m * 60);
+      return core::format_rfc3339(utc);
+    }
+  }
   s[4] = '-';
   s[7] = '-';
   s[10] = 'T';
@@ -135,7 +163,8 @@ json::object exif_json(const vips::VImage& img, const Probe& probe, Metadata& me
   exif["make"] = text_or_null(meta.camera_make);
   exif["model"] = text_or_null(meta.camera_model);
   exif["lens"] = text_or_null(exif_value(img, "exif-ifd2-LensModel"));
-  exif["taken_at"] = text_or_null(taken_at(exif_value(img, "exif-ifd2-DateTimeOriginal")));
+  exif["taken_at"] = text_or_null(
+      taken_at(exif_value(img, "exif-ifd2-DateTimeOriginal"), exif_value(img, "exif-ifd2-OffsetTimeOriginal")));
   exif["orientation"] = probe.orientation;
   exif["exposure"] = text_or_null(exposure_text(exif_value(img, "exif-ifd2-ExposureTime")));
   std::string iso = exif_value(img, "exif-ifd2-ISOSpeedRatings");

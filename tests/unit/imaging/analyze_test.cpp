@@ -45,6 +45,13 @@ TEST(Analyze, CameraOfEveryExifSampleMatchesTheManifest) {
   EXPECT_EQ(checked, 19);  // 21 notes in exif-samples, less Reconyx and the corrupt one
 }
 
+TEST(Analyze, TakenAtIsUtcWhenTheCameraRecordedItsOffset) {
+  // DateTimeOriginal 2021:04:11 15:47:53, OffsetTimeOriginal -05:00. (The
+  // corpus' other photo with an offset, pillow-formats/ultrahdr.jpg, is truncated.)
+  EXPECT_EQ(analyze_json("exif-samples/heic/IMG_5195.HEIC").at("exif").at("taken_at").as_string(),
+            "2021-04-11T20:47:53Z");
+}
+
 TEST(Analyze, ExifFieldsOfAGpsPhoto) {
   const auto exif = analyze_json("exif-samples/jpg/gps/DSCN0010.jpg").at("exif").as_object();
   EXPECT_EQ(exif.at("make").as_string(), "NIKON");
