@@ -1,6 +1,6 @@
 #include "core/json.hpp"
 
-#include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 #include <charconv>
 #include <cmath>
@@ -19,6 +19,14 @@ void append_double(std::string& out, double d) {
   out.append(buf, end);
 }
 
+void append_string(std::string& out, boost::json::string_view sv) {
+  // One serializer per thread, reused: Boost.JSON's escaping without an allocation per string.
+  thread_local boost::json::serializer sr;
+  sr.reset(sv);
+  char buf[256];
+  while (!sr.done()) out += sr.read(buf, sizeof buf);
+}
+
 void append(std::string& out, const boost::json::value& v) {
   switch (v.kind()) {
     case boost::json::kind::null: out += "null"; break;
@@ -26,7 +34,7 @@ void append(std::string& out, const boost::json::value& v) {
     case boost::json::kind::int64: out += std::to_string(v.get_int64()); break;
     case boost::json::kind::uint64: out += std::to_string(v.get_uint64()); break;
     case boost::json::kind::double_: append_double(out, v.get_double()); break;
-    case boost::json::kind::string: out += boost::json::serialize(v.get_string()); break;
+    case boost::json::kind::string: append_string(out, v.get_string()); break;
     case boost::json::kind::array: {
       out += '[';
       bool first = true;
@@ -44,7 +52,7 @@ void append(std::string& out, const boost::json::value& v) {
       for (const auto& [k, e] : v.get_object()) {
         if (!first) out += ',';
         first = false;
-        out += boost::json::serialize(k);
+        append_string(out, k);
         out += ':';
         append(out, e);
       }
@@ -58,6 +66,7 @@ void append(std::string& out, const boost::json::value& v) {
 
 std::string json_text(const boost::json::value& v) {
   std::string out;
+  out.reserve(256);
   append(out, v);
   return out;
 }
