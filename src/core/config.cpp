@@ -141,7 +141,7 @@ const std::vector<Setting>& settings() {
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.fetch_allow = v; }},
       {"max-upload-bytes", "PROGIMAGE_MAX_UPLOAD_BYTES", "50M", "largest request body accepted", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.max_upload_bytes = to_int(s, v.back(), 1, 1LL << 40); }},
-      {"max-pixels", "PROGIMAGE_MAX_PIXELS", "100000000", "largest image accepted, in pixels (all frames)", false,
+      {"max-pixels", "PROGIMAGE_MAX_PIXELS", "100000000", "largest image accepted or produced, in pixels (all frames)", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.max_pixels = to_int(s, v.back(), 1, 1LL << 40); }},
       {"max-frames", "PROGIMAGE_MAX_FRAMES", "256", "most animation frames or pages accepted", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.max_frames = static_cast<int>(to_int(s, v.back(), 1, 100000)); }},

@@ -60,6 +60,9 @@ class KillSwitch {
 [[noreturn]] void rethrow_vips(const vips::VError& e, core::ErrorCode code, const std::string& message,
                                const KillSwitch* kill = nullptr);
 
+/// "100" or "2.5": a pixel count in megapixels for error messages.
+std::string megapixels(std::int64_t pixels);
+
 /// Our format name for a libvips loader class name ("VipsForeignLoadJpegFile" -> "jpeg");
 /// heif loaders answer "heif" (the caller decides avif or heic). Empty when not accepted.
 std::string format_of_loader(std::string_view loader);

@@ -225,11 +225,19 @@ struct Context {
   const Limits& limits;
 };
 
-void check_output_size(int w, int h, const Limits& limits) {
+// Savers hold the whole output (and libvips' resamplers a frame of it), so
+// an enlarged output is bounded like an upload: per side and in total area.
+void check_output_size(int w, int h, int frames, const Limits& limits) {
+  std::string size = std::to_string(w) + "x" + std::to_string(h);
   if (w > limits.max_output_dimension || h > limits.max_output_dimension) {
-    throw Error(ErrorCode::unprocessable,
-                "output would be " + std::to_string(w) + "x" + std::to_string(h) +
-                    ", the limit is " + std::to_string(limits.max_output_dimension) + " px per side");
+    throw Error(ErrorCode::unprocessable, "output would be " + size + ", the limit is " +
+                                              std::to_string(limits.max_output_dimension) + " px per side");
+  }
+  if (std::int64_t{w} * h * frames > limits.max_pixels) {
+    if (frames > 1) size += " with " + std::to_string(frames) + " frames";
+    throw Error(ErrorCode::unprocessable, "output would be " + size + ", the limit is " +
+                                              detail::megapixels(limits.max_pixels) +
+                                              " megapixels; ask for a smaller width or height");
   }
 }
 
@@ -337,7 +345,8 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
   detail::ResizePlan plan = detail::plan_resize(shown_w, shown_h, spec);
   double shrink = 1.0;
   if (plan_early && plan.resize) {
-    check_output_size(plan.out_w, plan.out_h, cx.limits);
+    const int out_frames = animate ? (gif_frames > 0 ? std::min(gif_frames, probe.frames) : probe.frames) : 1;
+    check_output_size(plan.out_w, plan.out_h, out_frames, cx.limits);
     shrink = std::min(double(shown_w) / plan.scaled_w, double(shown_h) / plan.scaled_h);
     if (probe.format != "svg") shrink = std::max(1.0, shrink);
     if (animate) shrink = 1.0;  // frames are split by page-height: keep it exact
@@ -391,7 +400,7 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
     }
     if (!plan_early) {
       plan = detail::plan_resize(frames.front().width(), frames.front().height(), spec);
-      check_output_size(plan.out_w, plan.out_h, cx.limits);
+      check_output_size(plan.out_w, plan.out_h, static_cast<int>(frames.size()), cx.limits);
     } else if (!plan.resize) {
       plan.scaled_w = plan.out_w = frames.front().width();
       plan.scaled_h = plan.out_h = frames.front().height();
@@ -411,7 +420,7 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
     deadline.check("processing the image");
 
     const int out_w = frames.front().width(), out_h = frames.front().height();
-    check_output_size(out_w, out_h, cx.limits);
+    check_output_size(out_w, out_h, static_cast<int>(frames.size()), cx.limits);
     VImage out = frames.size() > 1 ? VImage::arrayjoin(frames, VImage::option()->set("across", 1)) : frames.front();
     out = detail::strip_metadata(out, spec.strip);
     out = out.copy();

@@ -47,18 +47,6 @@ std::string read_string(const vips::VImage& img, const char* field) {
   return out;
 }
 
-std::string megapixels(std::int64_t pixels) {
-  std::ostringstream out;
-  double mp = static_cast<double>(pixels) / 1e6;
-  if (mp == std::floor(mp)) {
-    out << static_cast<std::int64_t>(mp);
-  } else {
-    out.precision(3);
-    out << mp;
-  }
-  return out.str();
-}
-
 // Reads the facts we keep from a header-only image and applies the limits.
 Probe finish_probe(const vips::VImage& img, std::string format, std::string_view head,
                    const Limits& limits) {
@@ -111,7 +99,7 @@ Probe finish_probe(const vips::VImage& img, std::string format, std::string_view
     std::string size = std::to_string(p.width) + "x" + std::to_string(p.height);
     if (p.frames > 1) size += " with " + std::to_string(p.frames) + " frames";
     throw Error(ErrorCode::image_too_large, "image is " + size + ", the limit is " +
-                                                megapixels(limits.max_pixels) + " megapixels");
+                                                detail::megapixels(limits.max_pixels) + " megapixels");
   }
   return p;
 }

@@ -38,7 +38,7 @@ void check_gif(std::string_view d, const Limits& limits) {
       if (right * bottom > limits.max_pixels) {
         throw Error(ErrorCode::image_too_large,
                     "a GIF frame extends to " + std::to_string(right) + "x" + std::to_string(bottom) +
-                        ", the limit is " + std::to_string(limits.max_pixels / 1'000'000) + " megapixels");
+                        ", the limit is " + megapixels(limits.max_pixels) + " megapixels");
       }
       const auto flags = std::uint8_t(d[at + 9]);
       at += 10;

@@ -1,7 +1,9 @@
 // Deadlines, libvips error conversion, loading and the colour policy.
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <optional>
+#include <sstream>
 
 #include "imaging/detail.hpp"
 
@@ -9,6 +11,18 @@ namespace progimage::imaging::detail {
 
 using core::Error;
 using core::ErrorCode;
+
+std::string megapixels(std::int64_t pixels) {
+  std::ostringstream out;
+  const double mp = static_cast<double>(pixels) / 1e6;
+  if (mp == std::floor(mp)) {
+    out << static_cast<std::int64_t>(mp);
+  } else {
+    out.precision(3);
+    out << mp;
+  }
+  return out.str();
+}
 
 void Deadline::check(std::string_view what) const {
   if (expired()) {

@@ -911,6 +911,19 @@ TEST_F(TransformLimitsTest, OutputOverTheMaximumDimensionIs422) {
   EXPECT_EQ(http.get("/healthz").status, 200);
 }
 
+TEST_F(TransformLimitsTest, OutputOverThePixelLimitIs422) {
+  Server server({.args = {"--max-pixels", "1000000"}});
+  ASSERT_TRUE(server.start());
+  auto http = server.http();
+  std::string id = upload_ok(http, make_image(400, 300, 42));
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(http.get("/v1/images/" + id + ".webp?w=1000&h=1000&fit=fill&enlarge=true").status, 200);
+  auto r = http.get("/v1/images/" + id + ".webp?w=1001&h=1000&fit=fill&enlarge=true");
+  EXPECT_TRUE(is_error(r, 422, "unprocessable")) << r.describe();
+  EXPECT_NE(r.body.find("1 megapixels"), std::string::npos) << r.body;
+  EXPECT_EQ(http.get("/healthz").status, 200);
+}
+
 TEST_F(TransformLimitsTest, ATransformOverTheTimeLimitIs503AndTheServerStaysHealthy) {
   Server server(no_workers());
   ASSERT_TRUE(server.start());

@@ -370,6 +370,44 @@ TEST(Render, LimitsAreEnforced) {
   }
 }
 
+TEST(Render, EnlargedOutputIsBoundedInArea) {
+  // Every side within the per-side limit, the whole output (frames included) over the area limit.
+  Limits limits;
+  limits.max_pixels = 4'000'000;
+  auto spec = width(3000);
+  spec.height = 3000;
+  spec.fit = ops::Fit::fill;
+  spec.enlarge = true;
+  const auto still = source_of("sharp-fixtures/flowers.jpeg");
+  try {
+    render(still, spec, "webp", {}, limits);
+    ADD_FAILURE() << "no area limit";
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::unprocessable);
+    EXPECT_STREQ(e.what(), "output would be 3000x3000, the limit is 4 megapixels; ask for a smaller width or height");
+  }
+  spec.width = spec.height = 1900;
+  EXPECT_EQ(render(still, spec, "jpeg", {}, limits).width, 1900);
+
+  const auto animated = source_of("vips-formats/cogs.gif");
+  ASSERT_GT(animated.probe.frames, 2);
+  spec.width = spec.height = 1200;  // 1.44 MP per frame
+  try {
+    render(animated, spec, "webp", {}, limits);
+    ADD_FAILURE() << "frames not counted";
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::unprocessable);
+    EXPECT_NE(std::string(e.what()).find("1200x1200 with " + std::to_string(animated.probe.frames) + " frames"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(render(animated, spec, "png", {}, limits).frames, 1);  // one frame fits
+  // After a crop the plan is made from the cropped size: checked there too.
+  spec.crop = ops::Rect{0, 0, 10, 10};
+  spec.width = spec.height = 2100;
+  EXPECT_THROW(render(still, spec, "png", {}, limits), core::Error);
+}
+
 TEST(Render, SvgSourceRendersAtTheAskedSize) {
   auto spec = width(400);
   spec.enlarge = true;  // vector: rendered at 4x, not upsampled
