@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <map>
 #include <memory>
 
@@ -107,32 +106,13 @@ std::string taken_at(const std::string& raw, const std::string& offset) {
     if (kShape[i] == 'd' ? !std::isdigit(static_cast<unsigned char>(s[i])) : s[i] != kShape[i]) return {};
   }
   if (s.starts_with("0000")) return {};
-  auto num = [&](int at, int len) { return std::atoi(s.substr(at, len).c_str()); };
-  const int month = num(5, 2), day = num(8, 2), hour = num(11, 2), minute = num(14, 2), second = num(17, 2);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return {};
-  static constexpr char kOffset[] = "sdd:dd";
-  bool zoned = offset.size() == 6 && (offset[0] == '+' || offset[0] == '-');
-  for (int i = 1; zoned && i < 6; ++i)
-    zoned = kOffset[i] == 'd' ? std::isdigit(static_cast<unsigned char>(offset[i])) != 0 : offset[i] == ':';
-  if (zoned) {
-    const int off_h = std::atoi(offset.substr(1, 2).c_str()), off_m = std::atoi(offset.substr(4, 2).c_str());
-    zoned = off_h <= 14 && off_m <= 59;
-    if (zoned) {
-      std::tm tm{};
-      tm.tm_year = num(0, 4) - 1900;
-      tm.tm_mon = month - 1;
-      tm.tm_mday = day;
-      tm.tm_hour = hour;
-      tm.tm_min = minute;
-      tm.tm_sec = second;
-      const std::int64_t local = ::timegm(&tm);
-      const std::int64_t utc = local - (offset[0] == '-' ? -1 : 1) * (off_h * 3600 + off_m * 60);
-      return core::format_rfc3339(utc);
-    }
-  }
   s[4] = '-';
   s[7] = '-';
   s[10] = 'T';
+  if (offset.size() == 6 && offset.substr(1, 2) <= "14" && offset.substr(4, 2) <= "59") {
+    if (const auto utc = core::parse_rfc3339(s + offset)) return core::format_rfc3339(*utc);
+  }
+  if (!core::parse_rfc3339(s + "Z")) return {};  // a month, day or hour out of range
   return s;
 }
 
