@@ -132,7 +132,7 @@ class Server {
 
 /// The binary under test: $PROGIMAGE_TEST_BINARY or the build's progimage.
 std::string server_binary();
-/// The image corpus (../shared/testdata).
+/// The image corpus (tests/corpus).
 fs::path testdata_dir();
 /// A loopback port that was free a moment ago.
 int free_port();
