@@ -1,5 +1,6 @@
 #pragma once
-// The one place that names concrete backends: chosen by URL scheme.
+// The one place that names concrete backends: each URL scheme maps to the
+// factory that opens it. A new backend is one row here.
 #include <memory>
 #include <string>
 
@@ -8,9 +9,10 @@
 
 namespace progimage::app {
 
-/// sqlite://PATH (postgresql:// comes with the PostgreSQL catalog).
+/// Opens the catalog at `url` (sqlite://PATH). Throws std::invalid_argument
+/// for a scheme no backend takes, naming the ones that exist.
 std::unique_ptr<catalog::Catalog> make_catalog(const std::string& url);
-/// file://DIR (s3:// comes with the S3 store).
+/// Opens the blob store at `url` (file://DIR). Throws like make_catalog.
 std::unique_ptr<storage::BlobStore> make_blob_store(const std::string& url);
 
 }  // namespace progimage::app

@@ -13,17 +13,59 @@
 #include "core/config.hpp"
 #include "fetch/fetcher.hpp"
 #include "http/api.hpp"
-#include "http/jobs_api.hpp"
 #include "http/processing_pool.hpp"
 #include "http/server.hpp"
 #include "imaging/imaging.hpp"
 #include "jobs/worker_pool.hpp"
 #include "ops/parse.hpp"
 #include "service/image_service.hpp"
+#include "service/job_service.hpp"
 
 namespace {
 
 using namespace progimage;
+
+imaging::Limits limits_of(const core::Config& cfg) {
+  imaging::Limits limits;
+  limits.max_pixels = cfg.max_pixels;
+  limits.max_frames = cfg.max_frames;
+  limits.max_output_dimension = cfg.max_output_dimension;
+  limits.timeout = cfg.transform_timeout;
+  return limits;
+}
+
+fetch::FetchOptions fetch_options_of(const core::Config& cfg) {
+  fetch::FetchOptions options;
+  options.max_bytes = cfg.fetch_max_bytes;
+  options.total_timeout = cfg.fetch_timeout;
+  options.connect_timeout = std::min(cfg.fetch_timeout, std::chrono::milliseconds(5000));
+  options.max_redirects = cfg.fetch_max_redirects;
+  options.allow_cidrs = cfg.fetch_allow;
+  return options;
+}
+
+http::ServerOptions server_options_of(const core::Config& cfg) {
+  http::ServerOptions opts;
+  opts.listen = cfg.listen;
+  opts.io_threads = cfg.io_threads;
+  opts.max_body_bytes = static_cast<std::uint64_t>(cfg.max_upload_bytes);
+  opts.request_timeout = cfg.request_timeout;
+  opts.shutdown_grace = cfg.shutdown_grace;
+  opts.api_keys = cfg.api_keys;
+  return opts;
+}
+
+jobs::WorkerOptions worker_options_of(const core::Config& cfg) {
+  jobs::WorkerOptions options;
+  options.threads = cfg.workers;
+  options.lease = cfg.job_lease;
+  options.backoff = cfg.job_backoff;
+  options.callback_secret =
+      !cfg.callback_secret.empty() ? cfg.callback_secret
+                                   : (cfg.signing_secrets.empty() ? std::string() : cfg.signing_secrets.front());
+  if (!cfg.signing_secrets.empty()) options.url_signing_secret = cfg.signing_secrets.front();
+  return options;
+}
 
 int serve(const core::Config& cfg) {
   std::filesystem::create_directories(cfg.data);
@@ -36,81 +78,44 @@ int serve(const core::Config& cfg) {
                                ? cfg.processing_threads
                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   imaging::startup(1);  // one image per thread: the pool gives the parallelism
-  imaging::Limits limits;
-  limits.max_pixels = cfg.max_pixels;
-  limits.max_frames = cfg.max_frames;
-  limits.max_output_dimension = cfg.max_output_dimension;
-  limits.timeout = cfg.transform_timeout;
   ops::validate_presets(cfg.presets);
   ops::validate_presets(cfg.variants);
 
-  service::ImageService images(*catalog, *blobs, limits, cfg.cache_bytes, cfg.memory_cache_bytes / 2);
+  fetch::Fetcher fetcher(fetch_options_of(cfg));
+  service::ServiceOptions service_options{limits_of(cfg), cfg.cache_bytes, cfg.memory_cache_bytes, cfg.presets,
+                                          cfg.variants};
+  service::ImageService images(*catalog, *blobs, fetcher, service_options);
   http::ProcessingPool pool(processing_threads, cfg.processing_queue);
-  fetch::FetchOptions fetch_options;
-  fetch_options.max_bytes = cfg.fetch_max_bytes;
-  fetch_options.total_timeout = cfg.fetch_timeout;
-  fetch_options.connect_timeout = std::min(cfg.fetch_timeout, std::chrono::milliseconds(5000));
-  fetch_options.max_redirects = cfg.fetch_max_redirects;
-  fetch_options.allow_cidrs = cfg.fetch_allow;
-  fetch::Fetcher fetcher(fetch_options);
   // Remote fetches wait on the network, not the CPU: their own bounded threads.
   http::ProcessingPool fetch_pool(8, 64);
+  http::Server server(server_options_of(cfg));
 
-  http::ServerOptions opts;
-  opts.listen = cfg.listen;
-  opts.io_threads = cfg.io_threads;
-  opts.max_body_bytes = static_cast<std::uint64_t>(cfg.max_upload_bytes);
-  opts.request_timeout = cfg.request_timeout;
-  opts.shutdown_grace = cfg.shutdown_grace;
-  opts.api_keys = cfg.api_keys;
-  http::Server server(opts);
-
-  app::Telemetry telemetry(images, pool, *catalog);
-  server.on_exchange([&telemetry](const http::Exchange& e) { telemetry.record(e); });
-
-  http::ApiDeps deps{cfg,
-                     images,
-                     pool,
-                     fetcher,
-                     fetch_pool,
-                     [&telemetry] { return telemetry.render(); },
-                     [&] { return catalog->healthy() && blobs->healthy(); },
-                     std::string(app::kOpenApiJson)};
-  http::register_api(server, deps);
-
-  // ---- jobs and variants (issue 4) ----
-  const bool run_workers = cfg.node_role != "api" && cfg.workers > 0;
-  jobs::WorkerOptions worker_options;
-  worker_options.threads = cfg.workers;
-  worker_options.lease = cfg.job_lease;
-  worker_options.backoff = cfg.job_backoff;
-  worker_options.variants = cfg.variants;
-  worker_options.presets = cfg.presets;
-  worker_options.callback_secret =
-      !cfg.callback_secret.empty() ? cfg.callback_secret
-                                   : (cfg.signing_secrets.empty() ? std::string() : cfg.signing_secrets.front());
-  if (!cfg.signing_secrets.empty()) worker_options.url_signing_secret = cfg.signing_secrets.front();
-  jobs::WorkerPool workers(worker_options, images, fetcher);
+  const bool run_workers = core::runs_workers(cfg.node_role) && cfg.workers > 0;
+  jobs::WorkerPool workers(worker_options_of(cfg), *catalog, images, fetcher);
+  // Workers of this process wake at once; workers elsewhere poll the catalog.
   std::function<void()> notify_workers = [&workers, run_workers] {
     if (run_workers) workers.notify();
   };
-  std::vector<std::string> variant_names;
-  for (const auto& [name, query] : cfg.variants) variant_names.push_back(name);
-  images.set_variants(variant_names, notify_workers);
-  http::JobsApiDeps jobs_deps{cfg, images, pool, notify_workers};
-  http::register_jobs_api(server, jobs_deps);
+  images.on_variants_queued(notify_workers);
+  service::JobService job_service(*catalog, cfg.job_attempts, notify_workers);
+
+  app::Telemetry telemetry(images, pool, *catalog);
   telemetry.watch_jobs(workers.counters());
-  // ---- end jobs ----
+  server.on_exchange([&telemetry](const http::Exchange& e) { telemetry.record(e); });
+  http::ApiContext api{cfg, images, job_service, pool, fetch_pool, [&telemetry] { return telemetry.render(); },
+                       std::string(app::kOpenApiJson)};
+  http::register_api(server, api, cfg.node_role);
 
   server.start();
   if (run_workers) workers.start();
 
-  if (cfg.api_keys.empty())
+  if (cfg.api_keys.empty() && core::serves_api(cfg.node_role))
     spdlog::warn("no API keys are configured: the server is open to anyone who can reach {}", cfg.listen);
-  spdlog::info("{{\"msg\":\"serving\",\"listen\":\"{}:{}\",\"data\":\"{}\",\"catalog\":\"{}\",\"storage\":\"{}\","
-               "\"processing_threads\":{},\"processing_queue\":{}}}",
-               cfg.listen.substr(0, cfg.listen.rfind(':')), server.port(), cfg.data, cfg.catalog_url(),
-               cfg.storage_url(), processing_threads, cfg.processing_queue);
+  spdlog::info("{{\"msg\":\"serving\",\"role\":\"{}\",\"listen\":\"{}:{}\",\"data\":\"{}\",\"catalog\":\"{}\","
+               "\"storage\":\"{}\",\"processing_threads\":{},\"processing_queue\":{},\"workers\":{}}}",
+               core::node_role_name(cfg.node_role), cfg.listen.substr(0, cfg.listen.rfind(':')), server.port(),
+               cfg.data, cfg.catalog_url(), cfg.storage_url(), processing_threads, cfg.processing_queue,
+               run_workers ? cfg.workers : 0);
 
   boost::asio::signal_set signals(server.io(), SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {

@@ -29,6 +29,22 @@ std::string_view role_name(Role r) {
   return "read";
 }
 
+std::optional<NodeRole> parse_node_role(std::string_view s) {
+  if (s == "all") return NodeRole::all;
+  if (s == "api") return NodeRole::api;
+  if (s == "worker") return NodeRole::worker;
+  return std::nullopt;
+}
+
+std::string_view node_role_name(NodeRole r) {
+  switch (r) {
+    case NodeRole::all: return "all";
+    case NodeRole::api: return "api";
+    case NodeRole::worker: return "worker";
+  }
+  return "all";
+}
+
 std::string Config::catalog_url() const {
   return catalog.empty() ? "sqlite://" + data + "/catalog.db" : catalog;
 }
@@ -90,9 +106,9 @@ const std::vector<Setting>& settings() {
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.storage = v.back(); }},
       {"role", "PROGIMAGE_ROLE", "all", "node role: all, api or worker", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
-         if (v.back() != "all" && v.back() != "api" && v.back() != "worker")
-           throw std::invalid_argument("--role " + v.back() + ": expected all, api or worker");
-         c.node_role = v.back();
+         auto role = parse_node_role(v.back());
+         if (!role) throw std::invalid_argument("--role " + v.back() + ": expected all, api or worker");
+         c.node_role = *role;
        }},
       {"workers", "PROGIMAGE_WORKERS", "2", "background job workers in this process", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.workers = static_cast<int>(to_int(s, v.back(), 0, 256)); }},

@@ -15,6 +15,15 @@ enum class Role { read, write, admin };
 std::optional<Role> parse_role(std::string_view s);
 std::string_view role_name(Role r);
 
+/// What a node does: `all` serves the API and runs workers; `api` serves the
+/// API only; `worker` runs workers and answers only health and metrics.
+enum class NodeRole { all, api, worker };
+std::optional<NodeRole> parse_node_role(std::string_view s);
+std::string_view node_role_name(NodeRole r);
+/// Whether a node of this role serves the /v1 API or runs job workers.
+constexpr bool serves_api(NodeRole r) noexcept { return r != NodeRole::worker; }
+constexpr bool runs_workers(NodeRole r) noexcept { return r != NodeRole::api; }
+
 struct ApiKey {
   std::string key;
   Role role;
@@ -25,7 +34,7 @@ struct Config {
   std::string data = "./data";
   std::string catalog;  // empty: sqlite://<data>/catalog.db
   std::string storage;  // empty: file://<data>
-  std::string node_role = "all";  // all | api | worker
+  NodeRole node_role = NodeRole::all;
   int workers = 2;
   int job_attempts = 3;                       // attempts per job item before it fails for good
   std::chrono::milliseconds job_lease{60'000};   // how long a worker owns a claimed item

@@ -64,4 +64,10 @@ std::string redact_url(std::string_view text) {
   return get_part(url.get(), CURLUPART_URL).value_or("(unparseable URL)");
 }
 
+std::string file_name_from_url(std::string_view url) {
+  url = url.substr(0, url.find_first_of("?#"));
+  auto slash = url.rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(url.substr(slash + 1));
+}
+
 }  // namespace progimage::fetch

@@ -25,4 +25,8 @@ RemoteUrl parse_remote_url(std::string_view url);
 /// "(unparseable URL)" when libcurl cannot parse it.
 std::string redact_url(std::string_view url);
 
+/// The last path segment of a URL, without query or fragment: the name an
+/// image imported from it gets ("" when the path ends in '/').
+std::string file_name_from_url(std::string_view url);
+
 }  // namespace progimage::fetch

@@ -1,33 +1,30 @@
 #pragma once
-// The /v1 API: registers every route of API.md on a Server.
+// The /v1 API of docs/API.md: registers the routes of each resource on a
+// Server. Handlers parse and answer HTTP; the use cases are the service's.
 #include <functional>
-#include <memory>
 #include <string>
 
 #include "core/config.hpp"
-#include "fetch/fetcher.hpp"
 #include "http/processing_pool.hpp"
 #include "http/server.hpp"
 #include "service/image_service.hpp"
+#include "service/job_service.hpp"
 
 namespace progimage::http {
 
-struct ApiDeps {
-  const core::Config& config;
+/// What the handlers need; must outlive the server.
+struct ApiContext {
+  const core::Config& config;  // body limits and URL signing secrets
   service::ImageService& images;
-  ProcessingPool& pool;
-  /// Remote sources: the guarded fetcher and the threads that wait on the network.
-  const fetch::Fetcher& fetcher;
-  ProcessingPool& fetch_pool;
-  /// Prometheus text for /metrics.
-  std::function<std::string()> metrics_text;
-  /// True when the catalog and blob store answer.
-  std::function<bool()> ready;
-  /// The OpenAPI document served at /openapi.json.
-  std::string openapi_json;
+  service::JobService& jobs;
+  ProcessingPool& pool;        // image work and blocking catalog calls
+  ProcessingPool& fetch_pool;  // remote fetches: they wait on the network, not the CPU
+  std::function<std::string()> metrics_text;  // Prometheus text for /metrics
+  std::string openapi_json;                   // served at /openapi.json
 };
 
-/// Registers the routes; `deps` must outlive the server.
-void register_api(Server& server, ApiDeps& deps);
+/// Registers the routes a node of `role` serves: a worker node answers only
+/// /healthz, /readyz and /metrics.
+void register_api(Server& server, ApiContext& context, core::NodeRole role);
 
 }  // namespace progimage::http

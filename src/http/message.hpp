@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,12 +56,20 @@ struct FileRange {
   std::shared_ptr<const void> owner;  // keeps `path` valid until the answer is sent
 };
 
+/// A body produced while it is sent (e.g. read from a remote store): `next`
+/// fills up to `size` bytes and returns how many, 0 only at the end.
+struct StreamBody {
+  std::uint64_t length = 0;
+  std::function<boost::asio::awaitable<std::size_t>(char* data, std::size_t size)> next;
+};
+
 struct Response {
   unsigned status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::shared_ptr<const std::string> shared_body;  // sent instead of `body` when set (cached bytes)
   std::optional<FileRange> file;  // sent instead of `body` when set
+  std::optional<StreamBody> stream;  // sent instead of `body` when set
   bool close = false;             // close the connection after this answer
 
   Response& header(std::string name, std::string value) {

@@ -3,6 +3,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 
 #include "core/hash.hpp"
 #include "core/id.hpp"
+#include "core/unique_fd.hpp"
 
 namespace progimage::http {
 
@@ -252,6 +254,206 @@ void Server::authenticate(Request& req, Access access) const {
   }
 }
 
+namespace {
+
+/// The connection ended without a request to answer (closed, reset, idle).
+bool quiet_end(const boost::system::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted || ec == beast::error::timeout ||
+         ec == asio::error::connection_reset || ec == asio::error::eof;
+}
+
+/// The answer to a request whose header could not be read.
+Response unreadable_request(const boost::system::error_code& ec, std::uint64_t max_body_bytes) {
+  Response res;
+  if (ec == bhttp::error::body_limit)
+    res = Response::error(ErrorCode::payload_too_large,
+                          "request body is larger than the limit of " + std::to_string(max_body_bytes) + " bytes");
+  else if (ec == bhttp::error::header_limit)
+    res = Response::error(ErrorCode::bad_request, "request headers are too large");
+  else
+    res = Response::error(ErrorCode::bad_request, "malformed HTTP request: " + ec.message());
+  res.close = true;
+  return res;
+}
+
+/// The Request of a parsed header. Throws bad_request for a malformed target.
+void read_request(const bhttp::request_parser<bhttp::empty_body>& parser, Request& req) {
+  const auto& h = parser.get();
+  req.method = std::string(h.method_string());
+  for (const auto& f : h) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  if (auto cl = parser.content_length()) req.content_length = static_cast<std::int64_t>(*cl);
+  auto rid = req.header("X-Request-Id");
+  req.request_id = is_valid_request_id(rid) ? std::string(rid) : core::new_request_id();
+  auto target = boost::urls::parse_origin_form(h.target());
+  if (!target) throw Error(ErrorCode::bad_request, "malformed request target");
+  req.path = target->path();
+  req.raw_query = std::string(target->encoded_query());
+  for (auto p : target->params()) req.query.emplace_back(p.key, p.value);
+}
+
+/// The serialised header of `out`, for a gathered write with its body.
+std::string header_text(bhttp::response<bhttp::empty_body>& out) {
+  bhttp::response_serializer<bhttp::empty_body> sr{out};
+  std::string text;
+  sr.split(true);
+  beast::error_code ec;
+  sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+    text.reserve(beast::buffer_bytes(buffers));
+    for (auto b : beast::buffers_range_ref(buffers)) text.append(static_cast<const char*>(b.data()), b.size());
+    sr.consume(beast::buffer_bytes(buffers));
+  });
+  return text;
+}
+
+}  // namespace
+
+asio::awaitable<Response> Server::dispatch(Request& req, BodyReader& body, std::string& internal_error) {
+  try {
+    auto match = router_.match(req.method, req.path);
+    if (!match.match) {
+      if (match.allow.empty()) {
+        req.route = "(unknown)";
+        co_return Response::error(ErrorCode::not_found, "no such endpoint: " + req.path);
+      }
+      req.route = "(method not allowed)";
+      auto res = Response::error(ErrorCode::method_not_allowed,
+                                 req.method + " is not allowed here; allowed: " + match.allow);
+      res.header("Allow", match.allow);
+      co_return res;
+    }
+    req.route = router_.pattern(match.match->index);
+    req.params = std::move(match.match->params);
+    const auto& entry = routes_[match.match->index];
+    authenticate(req, entry.access);
+    co_return co_await entry.handler(req, body);
+  } catch (const Error& e) {
+    auto res = Response::error(e.code(), e.what());
+    if (e.code() == ErrorCode::payload_too_large) res.close = true;
+    co_return res;
+  } catch (const std::exception& e) {
+    internal_error = e.what();
+  }
+  co_return Response::error(ErrorCode::internal, "internal error; the request id is " + req.request_id);
+}
+
+asio::awaitable<Server::Written> Server::write_response(Session& session, Response& res, const Request& req,
+                                                        bool keep_alive) {
+  auto& stream = session.stream;
+  const bool head = req.method == "HEAD";
+  Written done;
+  core::UniqueFd fd;
+  if (res.file) {
+    fd = core::UniqueFd(::open(res.file->path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+      res = Response::error(ErrorCode::not_found, "the image data is missing");
+    }
+  }
+  if ((res.status == 503 || res.status == 429) && std::none_of(res.headers.begin(), res.headers.end(), [](auto& h) {
+        return beast::iequals(h.first, "Retry-After");
+      }))
+    res.header("Retry-After", "1");
+  done.status = res.status;
+
+  bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(res.status), 11};
+  out.set(bhttp::field::server, "ProgImage");
+  out.set("X-Request-Id", req.request_id);
+  out.set("X-Content-Type-Options", "nosniff");
+  for (auto& [k, v] : res.headers) out.insert(k, v);
+  out.keep_alive(keep_alive);
+  const std::uint64_t body_size = fd          ? res.file->length
+                                  : res.stream ? res.stream->length
+                                  : res.shared_body ? res.shared_body->size()
+                                                    : res.body.size();
+  const bool no_body = res.status == 304 || res.status == 204 || (res.status >= 100 && res.status < 200);
+  if (!no_body) out.set(bhttp::field::content_length, std::to_string(body_size));
+  const bool send_body = !head && !no_body;
+  stream.expires_after(options_.request_timeout);
+
+  if (send_body && !fd && !res.stream) {
+    // Header and body leave in one gathered write.
+    auto header = header_text(out);
+    const std::string& bytes = res.shared_body ? *res.shared_body : res.body;
+    std::array<asio::const_buffer, 2> parts{asio::buffer(header), asio::buffer(bytes)};
+    auto [ec, n] = co_await asio::async_write(stream, parts, AllInLargeWrites{}, kAwait);
+    done.error = ec;
+    done.bytes = body_size;
+    co_return done;
+  }
+  bhttp::response_serializer<bhttp::empty_body> sr{out};
+  auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, kAwait);
+  done.error = hec;
+  if (done.error || !send_body) co_return done;
+  if (fd) {
+    done = co_await write_file(session, fd.get(), res.file->offset, body_size);
+  } else {
+    done = co_await write_stream(session, *res.stream);
+  }
+  done.status = res.status;
+  co_return done;
+}
+
+asio::awaitable<Server::Written> Server::write_file(Session& session, int fd, std::uint64_t offset,
+                                                    std::uint64_t length) {
+  Written done;
+  std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(length, 256 * 1024)) + 1);
+  std::uint64_t left = length;
+  while (left > 0 && !done.error) {
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));
+    ssize_t got = ::pread(fd, chunk.data(), want, static_cast<off_t>(offset));
+    if (got <= 0) {
+      done.error = asio::error::broken_pipe;
+      break;
+    }
+    auto [ec, n] = co_await asio::async_write(session.stream, asio::buffer(chunk.data(), static_cast<std::size_t>(got)),
+                                              AllInLargeWrites{}, kAwait);
+    done.error = ec;
+    offset += static_cast<std::uint64_t>(got);
+    left -= static_cast<std::uint64_t>(got);
+    done.bytes += n;
+  }
+  co_return done;
+}
+
+asio::awaitable<Server::Written> Server::write_stream(Session& session, StreamBody& body) {
+  Written done;
+  std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(body.length, 256 * 1024)) + 1);
+  std::uint64_t left = body.length;
+  while (left > 0 && !done.error) {
+    std::size_t got = 0;
+    try {
+      got = co_await body.next(chunk.data(), static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size())));
+    } catch (const std::exception& e) {
+      // The header is out: all we can do is cut the answer short.
+      spdlog::warn("{{\"msg\":\"streamed body failed\",\"error\":{}}}",
+                   boost::json::serialize(boost::json::string(e.what())));
+    }
+    if (got == 0) {
+      done.error = asio::error::broken_pipe;
+      break;
+    }
+    session.stream.expires_after(options_.request_timeout);
+    auto [ec, n] = co_await asio::async_write(session.stream, asio::buffer(chunk.data(), got), AllInLargeWrites{},
+                                              kAwait);
+    done.error = ec;
+    left -= got;
+    done.bytes += n;
+  }
+  co_return done;
+}
+
+asio::awaitable<void> Server::linger(Session& session) {
+  // Read what the client still sends for a moment, so that closing does not
+  // reset the connection before it has read our answer (e.g. a 413).
+  std::vector<char> sink(64 * 1024);
+  std::uint64_t drained = 0;
+  session.stream.expires_after(std::chrono::seconds(2));
+  while (drained < (64ULL << 20)) {
+    auto [ec, n] = co_await session.stream.async_read_some(asio::buffer(sink), kAwait);
+    if (ec) break;
+    drained += n;
+  }
+}
+
 asio::awaitable<void> Server::serve(std::shared_ptr<Session> session) {
   auto& stream = session->stream;
   beast::flat_buffer buffer;
@@ -264,178 +466,43 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Session> session) {
   for (;;) {
     if (draining_) co_return;
     session->idle = true;
-    bhttp::request_parser<bhttp::empty_body> hp;
-    hp.header_limit(16 * 1024);
-    hp.body_limit(options_.max_body_bytes);
+    bhttp::request_parser<bhttp::empty_body> parser;
+    parser.header_limit(16 * 1024);
+    parser.body_limit(options_.max_body_bytes);
     stream.expires_after(options_.request_timeout);
-    auto [rec, rn] = co_await bhttp::async_read_header(stream, buffer, hp, kAwait);
+    auto [read_error, n] = co_await bhttp::async_read_header(stream, buffer, parser, kAwait);
     session->idle = false;
-    auto started = std::chrono::steady_clock::now();
+    if (quiet_end(read_error)) co_return;
+    const auto started = std::chrono::steady_clock::now();
 
     Request req;
     Response res;
     std::string internal_error;
-    if (rec == bhttp::error::end_of_stream || rec == asio::error::operation_aborted ||
-        rec == beast::error::timeout || rec == asio::error::connection_reset || rec == asio::error::eof)
-      co_return;
-    if (rec) {
-      if (rec == bhttp::error::body_limit)
-        res = Response::error(ErrorCode::payload_too_large,
-                              "request body is larger than the limit of " +
-                                  std::to_string(options_.max_body_bytes) + " bytes");
-      else if (rec == bhttp::error::header_limit)
-        res = Response::error(ErrorCode::bad_request, "request headers are too large");
-      else
-        res = Response::error(ErrorCode::bad_request, "malformed HTTP request: " + rec.message());
-      res.close = true;
+    BeastBodyReader body(stream, buffer, parser, options_.request_timeout, options_.max_body_bytes);
+    if (read_error) {
+      res = unreadable_request(read_error, options_.max_body_bytes);
       req.method = "-";
       req.route = "-";
-    }
-
-    BeastBodyReader body(stream, buffer, hp, options_.request_timeout, options_.max_body_bytes);
-    if (!rec) {
-      const auto& h = hp.get();
-      req.method = std::string(h.method_string());
-      for (const auto& f : h) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-      if (auto cl = hp.content_length()) req.content_length = static_cast<std::int64_t>(*cl);
-      auto rid = req.header("X-Request-Id");
-      req.request_id = is_valid_request_id(rid) ? std::string(rid) : core::new_request_id();
+    } else {
       try {
-        auto target = boost::urls::parse_origin_form(h.target());
-        if (!target) throw Error(ErrorCode::bad_request, "malformed request target");
-        req.path = target->path();
-        req.raw_query = std::string(target->encoded_query());
-        for (auto p : target->params()) req.query.emplace_back(p.key, p.value);
-        auto match = router_.match(req.method, req.path);
-        if (!match.match) {
-          if (!match.allow.empty()) {
-            req.route = "(method not allowed)";
-            res = Response::error(ErrorCode::method_not_allowed,
-                                  req.method + " is not allowed here; allowed: " + match.allow);
-            res.header("Allow", match.allow);
-          } else {
-            req.route = "(unknown)";
-            res = Response::error(ErrorCode::not_found, "no such endpoint: " + req.path);
-          }
-        } else {
-          req.route = router_.pattern(match.match->index);
-          req.params = std::move(match.match->params);
-          const auto& entry = routes_[match.match->index];
-          authenticate(req, entry.access);
-          res = co_await entry.handler(req, body);
-        }
+        read_request(parser, req);
+        res = co_await dispatch(req, body, internal_error);
       } catch (const Error& e) {
         res = Response::error(e.code(), e.what());
-        if (e.code() == ErrorCode::payload_too_large) res.close = true;
-      } catch (const std::exception& e) {
-        internal_error = e.what();
-        res = Response::error(ErrorCode::internal, "internal error; the request id is " + req.request_id);
       }
-      if (!body.complete()) res.close = true;  // unread body: the connection cannot be reused
-      if (body.broken()) res.close = true;
+      if (!body.complete() || body.broken()) res.close = true;  // unread body: the connection cannot be reused
     }
 
-    unsigned status = res.status;
-    if ((status == 503 || status == 429) && std::none_of(res.headers.begin(), res.headers.end(), [](auto& h) {
-          return beast::iequals(h.first, "Retry-After");
-        }))
-      res.header("Retry-After", "1");
-
-    bool head = req.method == "HEAD";
-    bool keep_alive = !rec && hp.get().keep_alive() && !res.close && !draining_;
-    bhttp::response<bhttp::empty_body> out{static_cast<bhttp::status>(status), 11};
-    out.set(bhttp::field::server, "ProgImage");
-    out.set("X-Request-Id", req.request_id);
-    out.set("X-Content-Type-Options", "nosniff");
-    for (auto& [k, v] : res.headers) out.insert(k, v);
-    out.keep_alive(keep_alive);
-
-    std::uint64_t bytes_out = 0;
-    boost::system::error_code wec;
-    int fd = -1;
-    std::uint64_t body_size = res.shared_body ? res.shared_body->size() : res.body.size();
-    if (res.file) {
-      fd = ::open(res.file->path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) {
-        res = Response::error(ErrorCode::not_found, "the image data is missing");
-        status = res.status;
-        out.result(status);
-        out.set(bhttp::field::content_type, "application/json");
-        body_size = res.body.size();
-      } else {
-        body_size = res.file->length;
-      }
-    }
-    bool no_body = status == 304 || status == 204 || (status >= 100 && status < 200);
-    if (!no_body) out.set(bhttp::field::content_length, std::to_string(body_size));
-    stream.expires_after(options_.request_timeout);
-    if (fd < 0 && !head && !no_body && res.shared_body) {
-      // Cached bytes: the header and the shared body leave in one gathered write.
-      bhttp::response_serializer<bhttp::empty_body> sr{out};
-      std::string header_text;
-      sr.split(true);
-      beast::error_code hec;
-      sr.next(hec, [&](beast::error_code&, const auto& buffers) {
-        header_text.reserve(beast::buffer_bytes(buffers));
-        for (auto b : beast::buffers_range_ref(buffers))
-          header_text.append(static_cast<const char*>(b.data()), b.size());
-        sr.consume(beast::buffer_bytes(buffers));
-      });
-      std::array<asio::const_buffer, 2> parts{asio::buffer(header_text), asio::buffer(*res.shared_body)};
-      auto [ec1, n1] = co_await asio::async_write(stream, parts, AllInLargeWrites{}, kAwait);
-      wec = ec1;
-      bytes_out = body_size;
-    } else if (fd < 0 && !head && !no_body) {
-      // Header and body leave in one gathered write.
-      bhttp::response<bhttp::string_body> whole{std::move(out.base()), std::move(res.body)};
-      auto [ec1, n1] = co_await bhttp::async_write(stream, whole, kAwait);
-      wec = ec1;
-      bytes_out = body_size;
-    } else {
-      bhttp::response_serializer<bhttp::empty_body> sr{out};
-      auto [ec1, n1] = co_await bhttp::async_write_header(stream, sr, kAwait);
-      wec = ec1;
-      if (!wec && fd >= 0 && !head && !no_body) {
-        std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(body_size, 256 * 1024)) + 1);
-        std::uint64_t off = res.file->offset, left = body_size;
-        while (left > 0 && !wec) {
-          auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));
-          ssize_t got = ::pread(fd, chunk.data(), want, static_cast<off_t>(off));
-          if (got <= 0) {
-            wec = asio::error::broken_pipe;
-            break;
-          }
-          auto [ec3, n3] =
-              co_await asio::async_write(stream, asio::buffer(chunk.data(), static_cast<std::size_t>(got)),
-                                     AllInLargeWrites{}, kAwait);
-          wec = ec3;
-          off += static_cast<std::uint64_t>(got);
-          left -= static_cast<std::uint64_t>(got);
-          bytes_out += n3;
-        }
-      }
-    }
-    if (fd >= 0) ::close(fd);
-
+    const bool keep_alive = !read_error && parser.get().keep_alive() && !res.close && !draining_;
+    auto written = co_await write_response(*session, res, req, keep_alive);
     if (observer_) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      observer_(Exchange{req, status, secs, body.bytes(), bytes_out, remote, internal_error});
+      observer_(Exchange{req, written.status, secs, body.bytes(), written.bytes, remote, internal_error});
     }
-    if (wec || !keep_alive) {
+    if (written.error || !keep_alive) {
       boost::system::error_code ec;
       stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-      if (!wec && !body.complete()) {
-        // Read what the client still sends for a moment, so that closing does
-        // not reset the connection before it has read our answer (e.g. a 413).
-        std::vector<char> sink(64 * 1024);
-        std::uint64_t drained = 0;
-        stream.expires_after(std::chrono::seconds(2));
-        while (drained < (64ULL << 20)) {
-          auto [dec, dn] = co_await stream.async_read_some(asio::buffer(sink), kAwait);
-          if (dec) break;
-          drained += dn;
-        }
-      }
+      if (!written.error && !body.complete()) co_await linger(*session);
       co_return;
     }
   }

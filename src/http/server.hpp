@@ -72,9 +72,27 @@ class Server {
     Access access;
     Handler handler;
   };
+  /// What writing one answer did.
+  struct Written {
+    unsigned status = 0;
+    std::uint64_t bytes = 0;  // body bytes sent
+    boost::system::error_code error;
+  };
+
   boost::asio::awaitable<void> accept_loop();
+  /// One connection: read a request, dispatch it, write the answer, until
+  /// the connection closes or the server drains.
   boost::asio::awaitable<void> serve(std::shared_ptr<Session> session);
+  /// The handler's answer, or the JSON error for what it threw (a 500 keeps
+  /// its reason in `internal_error`, for the log only).
+  boost::asio::awaitable<Response> dispatch(Request& req, BodyReader& body, std::string& internal_error);
   void authenticate(Request& req, Access access) const;
+  boost::asio::awaitable<Written> write_response(Session& session, Response& res, const Request& req,
+                                                 bool keep_alive);
+  boost::asio::awaitable<Written> write_file(Session& session, int fd, std::uint64_t offset, std::uint64_t length);
+  boost::asio::awaitable<Written> write_stream(Session& session, StreamBody& body);
+  /// Reads and drops what a client still sends before the close.
+  boost::asio::awaitable<void> linger(Session& session);
 
   boost::asio::io_context& next_io();
   void stop_all();

@@ -1,30 +1,9 @@
-// Format names, MIME types and content sniffing helpers.
+// Loader names and content sniffing helpers (the format table is core/formats).
 #include <fstream>
 
 #include "imaging/detail.hpp"
 
 namespace progimage::imaging {
-
-std::string_view mime_type(std::string_view format) {
-  if (format == "jpeg") return "image/jpeg";
-  if (format == "png") return "image/png";
-  if (format == "webp") return "image/webp";
-  if (format == "gif") return "image/gif";
-  if (format == "avif") return "image/avif";
-  if (format == "heic") return "image/heic";
-  if (format == "jxl") return "image/jxl";
-  if (format == "tiff") return "image/tiff";
-  if (format == "jp2") return "image/jp2";
-  if (format == "svg") return "image/svg+xml";
-  return "application/octet-stream";
-}
-
-bool format_has_alpha(std::string_view format) {
-  // Every output we encode can carry alpha except baseline JPEG (GIF: one bit).
-  return format == "png" || format == "webp" || format == "gif" || format == "avif" ||
-         format == "heic" || format == "jxl" || format == "tiff" || format == "jp2" ||
-         format == "svg";
-}
 
 namespace detail {
 

@@ -92,14 +92,5 @@ struct Plan {
 };
 Plan explain(const Source& source, const ops::TransformSpec& spec, const std::string& format);
 
-/// MIME type for an output format name ("jpeg" -> "image/jpeg").
-std::string_view mime_type(std::string_view format);
-/// True for the formats render() can write; an original's format need not be one.
-inline bool is_output_format(std::string_view f) {
-  return f == "jpeg" || f == "png" || f == "webp" || f == "avif" || f == "heic" || f == "jxl" || f == "gif" ||
-         f == "tiff" || f == "jp2" || f == "svg";
-}
-/// True when the format can carry an alpha channel.
-bool format_has_alpha(std::string_view format);
 
 }  // namespace progimage::imaging

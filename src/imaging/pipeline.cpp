@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/json.hpp"
+#include "core/formats.hpp"
 #include "imaging/detail.hpp"
 #include "imaging/geometry.hpp"
 
@@ -51,7 +52,7 @@ std::vector<double> colour_of(const ops::Color& c, int bands, bool with_alpha) {
 // the output keeps alpha, else white.
 ops::Color fill_colour(const ops::TransformSpec& spec, const std::string& format) {
   if (spec.bg) return *spec.bg;
-  return format_has_alpha(format) ? ops::Color{255, 255, 255, 0} : ops::Color{255, 255, 255, 255};
+  return core::format_has_alpha(format) ? ops::Color{255, 255, 255, 0} : ops::Color{255, 255, 255, 255};
 }
 
 VImage with_alpha(const VImage& img) {
@@ -305,7 +306,7 @@ VImage process_frame(VImage img, const Context& cx, const detail::ResizePlan& pl
                .cast(VIPS_FORMAT_UCHAR);
     img = had_alpha ? base : base.extract_band(0, VImage::option()->set("n", 3));
   }
-  if (img.has_alpha() && !format_has_alpha(cx.format)) {
+  if (img.has_alpha() && !core::format_has_alpha(cx.format)) {
     const ops::Color bg = cx.spec.bg.value_or(ops::Color{255, 255, 255, 255});
     img = img.flatten(VImage::option()->set("background", colour_of(bg, img.bands(), false)))
               .cast(VIPS_FORMAT_UCHAR);
@@ -327,7 +328,7 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
   const Source& source = cx.source;
   const Probe& probe = source.probe;
   const auto& spec = cx.spec;
-  if (format_has_alpha(cx.format) == false && cx.format != "jpeg") {
+  if (core::format_has_alpha(cx.format) == false && cx.format != "jpeg") {
     throw Error(ErrorCode::bad_parameter, "unknown output format: " + cx.format);
   }
   const int page = spec.page.value_or(0);
@@ -434,7 +435,7 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
     r.bytes = detail::encode(out, spec, cx.format, static_cast<int>(frames.size()));
     deadline.check("encoding the image");
     r.format = cx.format;
-    r.mime = std::string(mime_type(cx.format));
+    r.mime = std::string(core::mime_type(cx.format));
     r.width = out_w;
     r.height = out_h;
     r.frames = cx.format == "svg" ? 1 : static_cast<int>(frames.size());
@@ -531,7 +532,7 @@ Plan explain(const Source& source, const ops::TransformSpec& spec, const std::st
     steps.push_back(json::object{{"op", "watermark"}, {"image", spec.watermark->image_id},
                      {"opacity", spec.watermark->opacity}, {"scale", spec.watermark->scale}});
   }
-  if (!format_has_alpha(format) && (probe.has_alpha || spec.mask.kind != ops::MaskKind::none)) {
+  if (!core::format_has_alpha(format) && (probe.has_alpha || spec.mask.kind != ops::MaskKind::none)) {
     steps.push_back(json::object{{"op", "flatten"}});
   }
   steps.push_back(json::object{{"op", "encode"}, {"format", format}, {"strip", spec.strip}});

@@ -14,6 +14,8 @@
 #include "core/id.hpp"
 #include "core/time.hpp"
 #include "imaging/imaging.hpp"
+#include "ops/parse.hpp"
+#include "fetch/url.hpp"
 #include "jobs/job_json.hpp"
 #include "ops/canonical.hpp"
 
@@ -26,25 +28,6 @@ namespace {
 
 /// Results sent in a callback body; the receiver pages on with GET /v1/jobs/{id}.
 constexpr int kCallbackResults = 1000;
-
-bool is_output_format(const std::string& f) {
-  return f == "jpeg" || f == "png" || f == "webp" || f == "avif" || f == "heic" || f == "jxl" || f == "gif" ||
-         f == "tiff" || f == "jp2" || f == "svg";
-}
-
-/// The output format the read path would choose for this spec and source.
-std::string output_format(const ops::TransformSpec& spec, const std::string& source_format) {
-  if (!spec.format.empty() && spec.format != "auto") return spec.format;
-  return is_output_format(source_format) ? source_format : "png";
-}
-
-std::string name_from_url(std::string_view url) {
-  url = url.substr(0, url.find_first_of("?#"));
-  auto slash = url.rfind('/');
-  std::string name = slash == std::string_view::npos ? std::string() : std::string(url.substr(slash + 1));
-  if (name.size() > 255) name.resize(255);
-  return name;
-}
 
 std::string hostname() {
   char buf[256] = {};
@@ -64,10 +47,11 @@ std::string callback_signature(const std::string& secret, std::string_view body)
   return "sha256=" + core::to_hex(core::hmac_sha256(secret, body));
 }
 
-WorkerPool::WorkerPool(WorkerOptions options, service::ImageService& images, const fetch::Fetcher& fetcher)
+WorkerPool::WorkerPool(WorkerOptions options, catalog::Catalog& queue, service::ImageService& images,
+                       const fetch::Fetcher& fetcher)
     : options_(std::move(options)),
       images_(images),
-      catalog_(images.catalog()),
+      catalog_(queue),
       fetcher_(fetcher),
       node_id_(hostname() + ":" + std::to_string(::getpid()) + ":" + core::new_id().substr(0, 8)) {}
 
@@ -180,73 +164,37 @@ catalog::ItemOutput WorkerPool::execute(const catalog::ClaimedItem& item) {
 }
 
 catalog::ItemOutput WorkerPool::run_variant(const catalog::ClaimedItem& item) {
-  auto preset = options_.variants.find(item.variant);
-  if (preset == options_.variants.end())
-    throw Error(ErrorCode::bad_parameter, "variant " + item.variant + " is not configured any more");
   auto rec = images_.get(item.source);
-  auto spec = ops::parse_query(ops::split_query(preset->second), options_.presets);
-  auto format = output_format(spec, rec.format);
-  spec.format = format;
-  auto canonical = ops::canonical(spec);
-  auto key = service::ImageService::derivative_key(rec.sha256, canonical, format);
   // The same cache as the read path: a variant is the derivative GET would serve.
-  if (!catalog_.get_derivative(key) || !images_.blobs().exists(storage::Space::derivatives, key))
-    images_.render(rec, spec, canonical, format, key);
-  return {"", key};
-}
-
-/// Stores rendered bytes as a new image (content-deduplicated, so a repeated
-/// attempt gets the same image id back).
-static service::IngestResult store_bytes(service::ImageService& images, const std::string& bytes,
-                                         const std::string& name) {
-  auto staged = images.blobs().create_staging();
-  staged->write(bytes.data(), bytes.size());
-  service::UploadMeta meta;
-  meta.name = name;
-  return images.ingest(*staged, core::sha256_hex(bytes), meta);
+  auto plan = images_.variant_plan(rec, item.variant);
+  if (!images_.is_cached(plan)) images_.render(rec, plan);
+  return {"", plan.key};
 }
 
 catalog::ItemOutput WorkerPool::run_stored(const catalog::ClaimedItem& item) {
   auto rec = images_.get(item.source);
-  auto spec = ops::parse_query(ops::split_query(item.spec.params), options_.presets);
-  auto format = output_format(spec, rec.format);
-  spec.format = format;
-  auto canonical = ops::canonical(spec);
-  auto key = service::ImageService::derivative_key(rec.sha256, canonical, format);
+  auto plan = images_.plan(rec, images_.parse(ops::split_query(item.spec.params)));
   if (!item.spec.store) {
-    if (!catalog_.get_derivative(key) || !images_.blobs().exists(storage::Space::derivatives, key))
-      images_.render(rec, spec, canonical, format, key);
-    return {"", key};
+    if (!images_.is_cached(plan)) images_.render(rec, plan);
+    return {"", plan.key};
   }
-  auto out = images_.cached(key);
-  auto rendered = out ? std::move(*out) : images_.render(rec, spec, canonical, format, key);
-  auto stored = store_bytes(images_, *rendered.bytes, rec.name);
+  auto rendered = images_.cached_or_render(rec, plan);
+  auto stored = images_.store_rendered(*rendered.bytes, rec.name);
   return {stored.image.id, ""};
 }
 
 catalog::ItemOutput WorkerPool::run_url(const catalog::ClaimedItem& item) {
-  auto staged = images_.blobs().create_staging();
-  core::Sha256 hash;
-  fetcher_.fetch(item.source, [&](std::string_view chunk) {
-    staged->write(chunk.data(), chunk.size());
-    hash.update(chunk);
-  });
-  auto spec = ops::parse_query(ops::split_query(item.spec.params), options_.presets);
-  const auto name = name_from_url(item.source);
+  auto upload = images_.fetch(item.source);
+  auto spec = images_.parse(ops::split_query(item.spec.params));
+  const auto name = fetch::file_name_from_url(item.source);
   if (ops::is_identity(spec)) {
     // An import: the fetched bytes themselves become the image.
     service::UploadMeta meta;
     meta.name = name;
-    auto stored = images_.ingest(*staged, hash.hex_digest(), meta);
-    return {stored.image.id, ""};
+    return {images_.ingest(upload, meta).image.id, ""};
   }
-  imaging::Source src;
-  src.path = staged->path();
-  src.probe = imaging::probe_file(src.path, images_.limits());
-  spec.format = output_format(spec, src.probe.format);
-  auto out = images_.render_source(src, spec, spec.format);
-  auto stored = store_bytes(images_, out.bytes, name);
-  return {stored.image.id, ""};
+  auto out = images_.transform(upload, std::move(spec));
+  return {images_.store_rendered(out.output.bytes, name).image.id, ""};
 }
 
 // ---- callbacks ---------------------------------------------------------------

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -14,7 +13,6 @@
 
 #include "catalog/catalog.hpp"
 #include "fetch/fetcher.hpp"
-#include "ops/parse.hpp"
 #include "service/image_service.hpp"
 
 namespace progimage::jobs {
@@ -29,8 +27,6 @@ struct WorkerOptions {
   std::chrono::milliseconds backoff_cap{60'000};
   /// How often idle workers look for work (they are also woken by notify()).
   std::chrono::milliseconds idle_poll{500};
-  std::map<std::string, std::string> variants;  // preset name -> transform query
-  ops::Presets presets;
   /// Signs derivative URLs in callback bodies (the first URL signing secret).
   std::string url_signing_secret;
   /// HMAC-SHA256 key for X-ProgImage-Signature; empty: callbacks unsigned.
@@ -55,7 +51,9 @@ struct JobCounters {
 /// message) in the catalog; no exception leaves a worker thread.
 class WorkerPool {
  public:
-  WorkerPool(WorkerOptions options, service::ImageService& images, const fetch::Fetcher& fetcher);
+  /// Items come from `queue`, run through `images`; callbacks go out through `fetcher`.
+  WorkerPool(WorkerOptions options, catalog::Catalog& queue, service::ImageService& images,
+             const fetch::Fetcher& fetcher);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

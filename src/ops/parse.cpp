@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/formats.hpp"
 #include "core/id.hpp"
 #include "ops/canonical.hpp"
 
@@ -277,10 +278,14 @@ std::optional<int> parse_trim(const Arg& arg) {
 }
 
 std::string parse_format(const Arg& arg) {
-  constexpr std::string_view expected = "one of jpg, jpeg, png, webp, avif, heic, jxl, gif, tiff, tif, jp2, svg, auto";
+  static const std::string expected = [] {
+    std::string out = "one of ";
+    for (char c : core::output_extensions_text()) out += c == ' ' ? std::string(", ") : std::string(1, c);
+    return out + ", auto";
+  }();
   std::string l = lower(scalar(arg, expected));
   if (l == "auto") return l;
-  auto f = format_from_extension(l);
+  auto f = core::output_format_for_extension(l);
   if (!f) fail(arg, expected);
   return *f;
 }

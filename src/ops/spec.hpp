@@ -85,8 +85,4 @@ struct TransformSpec {
   bool operator==(const TransformSpec&) const = default;
 };
 
-/// Output formats by name: jpeg png webp avif heic jxl gif tiff jp2 svg.
-/// Extensions map onto them (jpg -> jpeg, tif -> tiff).
-std::optional<std::string> format_from_extension(std::string_view ext);
-
 }  // namespace progimage::ops

@@ -3,17 +3,23 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <functional>
 #include <set>
 
 #include "core/error.hpp"
-#include "core/hash.hpp"
+#include "core/formats.hpp"
 #include "core/id.hpp"
 #include "core/time.hpp"
+#include "fetch/fetcher.hpp"
+#include "storage/blob_store.hpp"
 
 namespace progimage::service {
+
+using core::Error;
+using core::ErrorCode;
+using storage::Space;
 
 namespace {
 
@@ -33,12 +39,11 @@ class OperationTimer {
   std::chrono::steady_clock::time_point start_;
 };
 
-}  // namespace
+constexpr auto kRecordTtl = std::chrono::seconds(2);
+constexpr std::uint64_t kMaxHotOriginal = 1 << 20;
+constexpr std::int64_t kStatsDays = 30;
 
-using core::Error;
-using core::ErrorCode;
-using storage::Space;
-
+/// Lower-cased, trimmed, unique tags plus the #hashtags of the description.
 std::vector<std::string> normalise_tags(const std::vector<std::string>& tags, const std::string& description) {
   std::set<std::string> out;
   auto add = [&](std::string t) {
@@ -65,119 +70,248 @@ std::vector<std::string> normalise_tags(const std::vector<std::string>& tags, co
   return {out.begin(), out.end()};
 }
 
-ImageService::ImageService(catalog::Catalog& catalog, storage::BlobStore& blobs, imaging::Limits limits,
-                           std::int64_t cache_bytes, std::int64_t memory_bytes)
+/// A file name without any directory part or control characters, at most
+/// 255 bytes: safe to store and to show.
+std::string clean_file_name(std::string_view name) {
+  auto slash = name.find_last_of("/\\");
+  if (slash != std::string_view::npos) name = name.substr(slash + 1);
+  std::string out;
+  for (unsigned char c : name)
+    if (c >= 0x20 && c != 0x7f) out.push_back(static_cast<char>(c));
+  if (out.size() > 255) out.resize(255);
+  return out;
+}
+
+Error image_not_found(const std::string& id) { return Error(ErrorCode::not_found, "no image with id " + id); }
+
+Error missing_bytes(const core::ImageRecord& image) {
+  return Error(ErrorCode::internal, "the stored bytes of image " + image.id + " are missing");
+}
+
+/// The time bound of a search: a bare date covers its whole day.
+std::int64_t time_bound(std::string_view key, std::string_view value) {
+  auto t = core::parse_rfc3339(value);
+  if (!t)
+    throw Error(ErrorCode::bad_parameter,
+                std::string(key) + " must be RFC 3339 or YYYY-MM-DD, got \"" + std::string(value) + "\"");
+  return key == "to" && value.size() == 10 ? *t + 86399 : *t;
+}
+
+}  // namespace
+
+void add_search_term(catalog::ImageQuery& query, std::string_view key, std::string_view value) {
+  if (key == "tag" || key == "tags") query.tags.emplace_back(value);
+  else if (key == "format") query.format = std::string(value);
+  else if (key == "camera") query.camera = std::string(value);
+  else if (key == "q") query.text = std::string(value);
+  else if (key == "from") query.from = time_bound(key, value);
+  else if (key == "to") query.to = time_bound(key, value);
+  else
+    throw Error(ErrorCode::bad_parameter,
+                "unknown search term " + std::string(key) + "; use q, tag, format, camera, from or to");
+}
+
+ImageService::ImageService(catalog::Catalog& catalog, storage::BlobStore& blobs, const fetch::Fetcher& fetcher,
+                           ServiceOptions options)
     : catalog_(catalog),
       blobs_(blobs),
-      limits_(limits),
-      cache_bytes_(cache_bytes),
-      memory_(cache_bytes > 0 ? static_cast<std::size_t>(memory_bytes) : 0) {}
-
-void ImageService::set_variants(std::vector<std::string> names, std::function<void()> queued) {
-  variant_names_ = std::move(names);
-  variants_queued_ = std::move(queued);
+      fetcher_(fetcher),
+      options_(std::move(options)),
+      derivatives_(options_.cache_bytes > 0 ? static_cast<std::size_t>(options_.memory_bytes / 2) : 0),
+      originals_(static_cast<std::size_t>(options_.memory_bytes / 2)) {
+  for (const auto& [name, query] : options_.variants) parse(ops::split_query(query));  // fail at start, not later
 }
+
+ImageService::~ImageService() = default;
 
 std::mutex& ImageService::sha_lock(const std::string& sha256) {
   return sha_locks_[std::hash<std::string>{}(sha256) % sha_locks_.size()];
 }
 
-IngestResult ImageService::ingest(storage::StagingFile& staged, const std::string& sha256, const UploadMeta& meta) {
+// ---- parameters ----------------------------------------------------------------
+
+ops::TransformSpec ImageService::parse(const ops::QueryParams& params) const {
+  return ops::parse_query(params, options_.presets);
+}
+
+ops::TransformSpec ImageService::parse(const boost::json::object& params) const {
+  return ops::parse_json(params, options_.presets);
+}
+
+// ---- uploads -------------------------------------------------------------------
+
+Upload ImageService::begin_upload() { return Upload(blobs_.create_staging()); }
+
+Upload ImageService::fetch(const std::string& url) {
+  if (url.empty()) throw Error(ErrorCode::bad_request, "\"url\" must be an http or https URL");
+  Upload upload = begin_upload();
+  fetcher_.fetch(url, [&upload](std::string_view chunk) { upload.write(chunk); });
+  return upload;
+}
+
+IngestResult ImageService::ingest(Upload& upload, const UploadMeta& meta) {
   OperationTimer timer(operation_observer_, "ingest");
-  if (staged.size() == 0) throw Error(ErrorCode::unsupported_media, "the upload is empty; send the image bytes");
-  auto probe = imaging::probe_file(staged.path(), limits_);
-  imaging::verify_decode(staged.path(), probe, limits_);
-  auto metadata = imaging::analyze(staged.path(), probe, limits_);
+  if (upload.size() == 0) throw Error(ErrorCode::unsupported_media, "the upload is empty; send the image bytes");
+  const auto& limits = options_.limits;
+  auto probe = imaging::probe_file(upload.path(), limits);
+  imaging::verify_decode(upload.path(), probe, limits);
+  auto metadata = imaging::analyze(upload.path(), probe, limits);
 
   core::ImageRecord rec;
   rec.id = core::new_id();
-  rec.sha256 = sha256;
+  rec.sha256 = upload.sha256();
   rec.format = probe.format;
   rec.width = probe.width;
   rec.height = probe.height;
-  rec.size = staged.size();
+  rec.size = upload.size();
   rec.frames = probe.frames;
   rec.has_alpha = probe.has_alpha;
   rec.created_at = core::unix_now();
-  rec.name = meta.name;
+  rec.name = clean_file_name(meta.name);
   rec.description = meta.description;
   rec.tags = normalise_tags(meta.tags, meta.description);
   rec.camera_make = metadata.camera_make;
   rec.camera_model = metadata.camera_model;
   rec.metadata_json = metadata.json;
-  for (const auto& name : variant_names_) rec.variants[name] = "pending";
+  for (const auto& [name, query] : options_.variants) rec.variants[name] = "pending";
 
   catalog::InsertResult inserted;
   {
-    std::lock_guard lock(sha_lock(sha256));
-    blobs_.publish(staged, Space::originals, sha256);
+    std::lock_guard lock(sha_lock(rec.sha256));
+    blobs_.publish(upload.staged(), Space::originals, rec.sha256);
     inserted = catalog_.insert_image(rec);
   }
-  if (!inserted.duplicate && !variant_names_.empty() && variants_queued_) variants_queued_();
+  if (!inserted.duplicate && !options_.variants.empty() && variants_queued_) variants_queued_();
   return {std::move(inserted.image), inserted.duplicate};
 }
 
+// ---- records -------------------------------------------------------------------
+
 core::ImageRecord ImageService::get(const std::string& id) {
-  if (!core::looks_like_id(id)) throw Error(ErrorCode::not_found, "no image with id " + id);
+  if (!core::looks_like_id(id)) throw image_not_found(id);
   auto rec = catalog_.get_image(id);
-  if (!rec) throw Error(ErrorCode::not_found, "no image with id " + id);
+  if (!rec) throw image_not_found(id);
+  return std::move(*rec);
+}
+
+core::ImageRecord ImageService::get_for_render(const std::string& id, const std::string& fallback) {
+  auto remembered = [this](const std::string& wanted) {
+    if (auto hit = records_.get(wanted)) return std::move(*hit);
+    auto rec = get(wanted);
+    records_.put(wanted, rec, 1024 + rec.metadata_json.size(), kRecordTtl);
+    return rec;
+  };
+  try {
+    return remembered(id);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::not_found || fallback.empty()) throw;
+  }
+  return remembered(fallback);
+}
+
+core::ImageRecord ImageService::update(const std::string& id, const ImageChanges& changes) {
+  catalog::ImagePatch patch;
+  patch.description = changes.description;
+  patch.focus = changes.focus;
+  if (changes.description) {
+    // Hashtags of a new description join the tags.
+    auto base = changes.tags ? *changes.tags : get(id).tags;
+    patch.tags = normalise_tags(base, *changes.description);
+  } else if (changes.tags) {
+    patch.tags = normalise_tags(*changes.tags, "");
+  }
+  forget_record(id);
+  auto rec = catalog_.update_image(id, patch);
+  forget_record(id);
+  if (!rec) throw image_not_found(id);
   return std::move(*rec);
 }
 
 bool ImageService::remove(const std::string& id) {
+  forget_record(id);
   auto rec = catalog_.get_image(id);
   if (!rec) return false;
   std::lock_guard lock(sha_lock(rec->sha256));
   auto result = catalog_.delete_image(id);
+  forget_record(id);
   if (!result.found) return false;
   for (const auto& key : result.derivative_keys) forget_derivative(key);
-  if (result.blob_unreferenced) blobs_.remove(Space::originals, result.sha256);
+  if (result.blob_unreferenced) {
+    originals_.erase(result.sha256);
+    blobs_.remove(Space::originals, result.sha256);
+  }
   return true;
 }
 
-void ImageService::purge_derivatives(const core::ImageRecord& image) {
-  for (const auto& key : catalog_.remove_derivatives(image.sha256)) forget_derivative(key);
+catalog::ImagePage ImageService::list(const catalog::ImageQuery& query) { return catalog_.list_images(query); }
+
+catalog::CatalogStats ImageService::stats() {
+  return catalog_.stats((core::unix_now() / 86400 - (kStatsDays - 1)) * 86400);
 }
 
-void ImageService::forget_derivative(const std::string& key) {
-  memory_.erase(key);
-  blobs_.remove(Space::derivatives, key);
+bool ImageService::ready() {
+  try {
+    return catalog_.healthy() && blobs_.healthy();
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
-std::string ImageService::derivative_key(const std::string& sha256, const std::string& canonical,
-                                         const std::string& format) {
-  return core::sha256_hex(sha256 + "\n" + canonical + "\n" + format);
+// ---- originals -----------------------------------------------------------------
+
+Body ImageService::open_original(const core::ImageRecord& image, std::optional<ByteRange> range) {
+  if (!range) {
+    if (auto bytes = originals_.get(image.sha256)) return std::move(*bytes);
+  }
+  std::shared_ptr<storage::LocalBlob> blob = blobs_.open(Space::originals, image.sha256);
+  if (!blob) throw missing_bytes(image);
+  const auto size = static_cast<std::uint64_t>(blob->size());
+  if (!range && size <= kMaxHotOriginal) {
+    if (auto bytes = blobs_.read(Space::originals, image.sha256)) {
+      auto shared = std::make_shared<const std::string>(std::move(*bytes));
+      originals_.put(image.sha256, shared, shared->size());
+      return shared;
+    }
+  }
+  const ByteRange span = range ? *range : ByteRange{0, size - 1};
+  return FileSpan{blob->path(), span.first, size == 0 ? 0 : span.length(), blob};
 }
 
-std::optional<Derivative> ImageService::cached(const std::string& key) {
-  if (cache_bytes_ <= 0) return std::nullopt;
+// ---- renders -------------------------------------------------------------------
+
+std::optional<Derivative> ImageService::cached(const RenderPlan& plan) {
+  if (options_.cache_bytes <= 0) return std::nullopt;
   auto touch = [&] {
     try {
-      catalog_.touch_derivative(key, core::unix_now());  // buffered by the catalog
+      catalog_.touch_derivative(plan.key, core::unix_now());  // buffered by the catalog
     } catch (const std::exception&) {
       // Losing a "last used" time only makes eviction less exact; serve the hit.
     }
     counters_.cache_hits.fetch_add(1);
   };
-  if (auto hit = memory_.get(key)) {
+  if (auto hit = derivatives_.get(plan.key)) {
     touch();
     hit->cache_hit = true;
     return hit;
   }
-  auto row = catalog_.get_derivative(key);
+  auto row = catalog_.get_derivative(plan.key);
   if (!row) return std::nullopt;
-  auto bytes = blobs_.read(Space::derivatives, key);
+  auto bytes = blobs_.read(Space::derivatives, plan.key);
   if (!bytes) return std::nullopt;  // indexed but gone: render again
   touch();
-  Derivative d{key, row->format, std::string(imaging::mime_type(row->format)), row->width, row->height, true,
+  Derivative d{plan.key, row->format, std::string(core::mime_type(row->format)), row->width, row->height, true,
                std::make_shared<const std::string>(std::move(*bytes))};
-  memory_.put(key, d, d.bytes->size());
+  derivatives_.put(plan.key, d, d.bytes->size());
   return d;
 }
 
-imaging::Source ImageService::source_of(const core::ImageRecord& image, storage::LocalBlob& blob) const {
+bool ImageService::is_cached(const RenderPlan& plan) {
+  return catalog_.get_derivative(plan.key).has_value() && blobs_.exists(Space::derivatives, plan.key);
+}
+
+imaging::Source ImageService::source_of(const core::ImageRecord& image, const std::filesystem::path& path) const {
   imaging::Source src;
-  src.path = blob.path();
+  src.path = path;
   src.probe.format = image.format;
   src.probe.width = image.width;
   src.probe.height = image.height;
@@ -195,61 +329,121 @@ imaging::Source ImageService::source_of(const core::ImageRecord& image, storage:
   return src;
 }
 
-imaging::ImageResolver ImageService::resolver(std::vector<std::unique_ptr<storage::LocalBlob>>& keep) {
+imaging::ImageResolver ImageService::resolver(std::vector<std::shared_ptr<const void>>& keep) {
   return [this, &keep](const std::string& id) -> std::optional<imaging::Source> {
     auto rec = catalog_.get_image(id);
     if (!rec) return std::nullopt;
-    auto blob = blobs_.open(Space::originals, rec->sha256);
+    std::shared_ptr<storage::LocalBlob> blob = blobs_.open(Space::originals, rec->sha256);
     if (!blob) return std::nullopt;
-    auto src = source_of(*rec, *blob);
+    auto src = source_of(*rec, blob->path());
     keep.push_back(std::move(blob));
     return src;
   };
 }
 
-Derivative ImageService::render(const core::ImageRecord& image, const ops::TransformSpec& spec,
-                                const std::string& canonical, const std::string& format, const std::string& key) {
+Derivative ImageService::render(const core::ImageRecord& image, const RenderPlan& plan) {
   OperationTimer timer(operation_observer_, "render");
   counters_.cache_misses.fetch_add(1);
   auto blob = blobs_.open(Space::originals, image.sha256);
-  if (!blob) throw Error(ErrorCode::internal, "the stored bytes of image " + image.id + " are missing");
-  std::vector<std::unique_ptr<storage::LocalBlob>> keep;
-  auto out = imaging::render(source_of(image, *blob), spec, format, resolver(keep), limits_);
+  if (!blob) throw missing_bytes(image);
+  std::vector<std::shared_ptr<const void>> keep;
+  auto out = imaging::render(source_of(image, blob->path()), plan.spec, plan.format, resolver(keep), options_.limits);
   counters_.renders.fetch_add(1);
-  Derivative d{key, out.format, out.mime, out.width, out.height, false,
+  Derivative d{plan.key, out.format, out.mime, out.width, out.height, false,
                std::make_shared<const std::string>(std::move(out.bytes))};
   const auto size = static_cast<std::int64_t>(d.bytes->size());
-  if (cache_bytes_ > 0 && size <= cache_bytes_) {
-    blobs_.put(Space::derivatives, key, *d.bytes);
+  if (options_.cache_bytes > 0 && size <= options_.cache_bytes) {
+    blobs_.put(Space::derivatives, plan.key, *d.bytes);
     auto now = core::unix_now();
-    catalog_.put_derivative({key, image.sha256, canonical, d.format, d.width, d.height, size, now, now});
-    memory_.put(key, d, d.bytes->size());
+    catalog_.put_derivative({plan.key, image.sha256, plan.canonical, d.format, d.width, d.height, size, now, now});
+    derivatives_.put(plan.key, d, d.bytes->size());
     enforce_budget();
   }
   return d;
 }
 
-imaging::Rendered ImageService::render_source(const imaging::Source& source, const ops::TransformSpec& spec,
-                                              const std::string& format) {
-  OperationTimer timer(operation_observer_, "transform");
-  std::vector<std::unique_ptr<storage::LocalBlob>> keep;
-  counters_.renders.fetch_add(1);
-  return imaging::render(source, spec, format, resolver(keep), limits_);
+Derivative ImageService::cached_or_render(const core::ImageRecord& image, const RenderPlan& plan) {
+  if (auto hit = cached(plan)) return std::move(*hit);
+  return render(image, plan);
 }
 
-imaging::Plan ImageService::explain(const core::ImageRecord& image, const ops::TransformSpec& spec,
-                                    const std::string& format) {
+imaging::Plan ImageService::explain(const core::ImageRecord& image, const RenderPlan& plan) {
   OperationTimer timer(operation_observer_, "explain");
   auto blob = blobs_.open(Space::originals, image.sha256);
-  if (!blob) throw Error(ErrorCode::internal, "the stored bytes of image " + image.id + " are missing");
-  return imaging::explain(source_of(image, *blob), spec, format);
+  if (!blob) throw missing_bytes(image);
+  return imaging::explain(source_of(image, blob->path()), plan.spec, plan.format);
+}
+
+Transformed ImageService::transform(Upload& upload, ops::TransformSpec spec, std::string_view accept) {
+  OperationTimer timer(operation_observer_, "transform");
+  imaging::Source src;
+  src.path = upload.path();
+  src.probe = imaging::probe_file(src.path, options_.limits);
+  // The plan of an unstored image: its facts stand in for a record.
+  core::ImageRecord facts;
+  facts.format = src.probe.format;
+  facts.has_alpha = src.probe.has_alpha;
+  auto plan = plan_render(facts, std::move(spec), {}, accept);
+  std::vector<std::shared_ptr<const void>> keep;
+  counters_.renders.fetch_add(1);
+  return {imaging::render(src, plan.spec, plan.format, resolver(keep), options_.limits), plan.vary_accept};
+}
+
+IngestResult ImageService::store_rendered(std::string_view bytes, const std::string& name) {
+  Upload upload = begin_upload();
+  upload.write(bytes);
+  UploadMeta meta;
+  meta.name = name;
+  return ingest(upload, meta);
+}
+
+// ---- derivatives and variants ------------------------------------------------------
+
+std::vector<catalog::DerivativeRecord> ImageService::derivatives(const core::ImageRecord& image) {
+  return catalog_.list_derivatives(image.sha256);
+}
+
+void ImageService::purge_derivatives(const core::ImageRecord& image) {
+  for (const auto& key : catalog_.remove_derivatives(image.sha256)) forget_derivative(key);
+}
+
+void ImageService::forget_derivative(const std::string& key) {
+  derivatives_.erase(key);
+  blobs_.remove(Space::derivatives, key);
+}
+
+RenderPlan ImageService::variant_plan(const core::ImageRecord& image, const std::string& name) const {
+  auto preset = options_.variants.find(name);
+  if (preset == options_.variants.end())
+    throw Error(ErrorCode::bad_parameter, "variant " + name + " is not configured any more");
+  return plan(image, parse(ops::split_query(preset->second)));
+}
+
+VariantStatus ImageService::variant(const core::ImageRecord& image, const std::string& name) {
+  if (!options_.variants.contains(name)) {
+    std::string names;
+    for (const auto& [n, q] : options_.variants) names += (names.empty() ? "" : ", ") + n;
+    throw Error(ErrorCode::not_found, "no variant named " + name + "; the variants are " + names);
+  }
+  VariantStatus out{"pending", std::nullopt, variant_plan(image, name)};
+  auto state = catalog_.get_variant(image.id, name);
+  if (!state) {
+    // An image stored before this preset existed: make it now.
+    catalog_.queue_variant(image.id, name);
+    if (variants_queued_) variants_queued_();
+    return out;
+  }
+  out.status = state->status;
+  out.error = state->error;
+  return out;
 }
 
 void ImageService::enforce_budget() {
   std::lock_guard lock(budget_mutex_);
-  if (catalog_.derivative_bytes() <= cache_bytes_) return;
+  const auto budget = options_.cache_bytes;
+  if (catalog_.derivative_bytes() <= budget) return;
   // Evict to 90% so that eviction does not run on every insert at the limit.
-  for (const auto& key : catalog_.evict_derivatives(cache_bytes_ - cache_bytes_ / 10)) {
+  for (const auto& key : catalog_.evict_derivatives(budget - budget / 10)) {
     forget_derivative(key);
     counters_.evictions.fetch_add(1);
   }

@@ -1,26 +1,50 @@
 #pragma once
-// The use cases behind the API, free of HTTP: ingest an upload, find and
-// delete images, and render derivatives through the cache. Handlers and job
-// workers call these; all blocking work here runs on processing threads.
+// The use cases behind the API, free of HTTP: take uploads in, find, change
+// and delete images, serve originals, plan and render derivatives through
+// the cache, and preset variants. Handlers and job workers call these; the
+// catalog and the blob store stay behind this facade. Blocking calls run on
+// processing threads (or, for remote fetches, the fetch threads).
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
+
+#include <boost/json/fwd.hpp>
 
 #include "catalog/catalog.hpp"
 #include "core/hot_cache.hpp"
 #include "core/image.hpp"
 #include "imaging/imaging.hpp"
-#include "ops/spec.hpp"
-#include "storage/blob_store.hpp"
+#include "ops/parse.hpp"
+#include "service/body.hpp"
+#include "service/render_plan.hpp"
+#include "service/upload.hpp"
+
+namespace progimage::fetch {
+class Fetcher;
+}
+namespace progimage::storage {
+class BlobStore;
+}
 
 namespace progimage::service {
+
+struct ServiceOptions {
+  imaging::Limits limits;
+  /// Budget of the derivative cache in the blob store; 0 turns it off.
+  std::int64_t cache_bytes = 1LL << 30;
+  /// Recently served derivatives, small originals and records kept in memory.
+  std::int64_t memory_bytes = 128LL << 20;
+  ops::Presets presets;                          // name -> transform query
+  std::map<std::string, std::string> variants;  // preset variants every new image gets
+};
 
 struct UploadMeta {
   std::string name;
@@ -28,12 +52,16 @@ struct UploadMeta {
   std::vector<std::string> tags;
 };
 
-/// Lower-cased, trimmed, unique tags plus the #hashtags of the description.
-std::vector<std::string> normalise_tags(const std::vector<std::string>& tags, const std::string& description);
-
 struct IngestResult {
   core::ImageRecord image;
   bool duplicate = false;
+};
+
+/// What PATCH may change; unset fields stay as they are.
+struct ImageChanges {
+  std::optional<std::string> description;
+  std::optional<std::vector<std::string>> tags;
+  std::optional<std::optional<core::FocusPoint>> focus;  // set, or clear with nullopt inside
 };
 
 /// A rendered or cached derivative, ready to send. The bytes are shared with
@@ -48,6 +76,19 @@ struct Derivative {
   std::shared_ptr<const std::string> bytes;
 };
 
+/// An image rendered without being stored (POST /v1/transform).
+struct Transformed {
+  imaging::Rendered output;
+  bool vary_accept = false;
+};
+
+/// Where a preset variant of an image stands; `plan` renders it.
+struct VariantStatus {
+  std::string status;  // pending, ready, failed
+  std::optional<catalog::JobError> error;
+  RenderPlan plan;
+};
+
 struct Counters {
   std::atomic<std::uint64_t> cache_hits{0};
   std::atomic<std::uint64_t> cache_misses{0};
@@ -55,73 +96,125 @@ struct Counters {
   std::atomic<std::uint64_t> evictions{0};
 };
 
+/// Adds one search term of GET /v1/images (and of a job's "query") to `query`:
+/// q, tag (repeatable), format, camera, from, to (RFC 3339, or YYYY-MM-DD
+/// covering that whole day). Throws core::Error(bad_parameter) naming it.
+void add_search_term(catalog::ImageQuery& query, std::string_view key, std::string_view value);
+
 class ImageService {
  public:
-  /// `cache_bytes` bounds the derivative cache in the blob store; the most
-  /// recently served derivatives up to `memory_bytes` are also kept in memory.
-  ImageService(catalog::Catalog& catalog, storage::BlobStore& blobs, imaging::Limits limits,
-               std::int64_t cache_bytes, std::int64_t memory_bytes = 0);
+  ImageService(catalog::Catalog& catalog, storage::BlobStore& blobs, const fetch::Fetcher& fetcher,
+               ServiceOptions options);
+  ~ImageService();
 
-  /// Preset variants that every new image gets, queued with its catalog
-  /// commit; `queued` is called after that commit (to wake the workers).
-  /// Call before serving.
-  void set_variants(std::vector<std::string> names, std::function<void()> queued);
-
+  /// Called after a commit that queued variant items (to wake the workers).
+  /// Set before serving.
+  void on_variants_queued(std::function<void()> queued) { variants_queued_ = std::move(queued); }
   /// Called after each image operation with its name (ingest, render,
   /// transform, explain) and its duration; set before serving.
   void set_operation_observer(std::function<void(std::string_view, double)> observer) {
     operation_observer_ = std::move(observer);
   }
 
-  /// Validates, analyses and stores a staged upload. Throws core::Error on
-  /// bad input (nothing is stored then). The catalog commit acknowledges it.
-  IngestResult ingest(storage::StagingFile& staged, const std::string& sha256, const UploadMeta& meta);
+  // ---- parameters ----------------------------------------------------------
+  /// Transform parameters with the configured presets; throws bad_parameter.
+  ops::TransformSpec parse(const ops::QueryParams& params) const;
+  ops::TransformSpec parse(const boost::json::object& params) const;
 
+  // ---- uploads -------------------------------------------------------------
+  /// A new, empty upload in the blob store's staging area.
+  Upload begin_upload();
+  /// Fetches a remote image into a new upload (blocks on the network; throws
+  /// the fetcher's core::Error).
+  Upload fetch(const std::string& url);
+  /// Validates, analyses and stores an upload. Throws core::Error on bad
+  /// input (nothing is stored then). The catalog commit acknowledges it.
+  IngestResult ingest(Upload& upload, const UploadMeta& meta);
+
+  // ---- records -------------------------------------------------------------
   /// The record, or throws not_found.
   core::ImageRecord get(const std::string& id);
+  /// The record to render from: recently read ones come from memory (their
+  /// variant statuses may be a moment old; changes made on this node show at
+  /// once). That of `fallback` when `id` is unknown and a fallback is given;
+  /// throws not_found when neither exists.
+  core::ImageRecord get_for_render(const std::string& id, const std::string& fallback = {});
+  /// Applies the changes (hashtags of a new description join the tags);
+  /// throws not_found.
+  core::ImageRecord update(const std::string& id, const ImageChanges& changes);
   /// Deletes the record, its derivatives and (when unreferenced) its blob.
   bool remove(const std::string& id);
+  catalog::ImagePage list(const catalog::ImageQuery& query);
+  /// Aggregates for /v1/stats, uploads per day over the last 30 days.
+  catalog::CatalogStats stats();
+  /// True when the catalog and the blob store answer.
+  bool ready();
+
+  // ---- originals -------------------------------------------------------------
+  /// The original's bytes, or `range` of them. Throws internal when the
+  /// stored bytes are missing.
+  Body open_original(const core::ImageRecord& image, std::optional<ByteRange> range);
+
+  // ---- renders ---------------------------------------------------------------
+  RenderPlan plan(const core::ImageRecord& image, ops::TransformSpec spec, std::string_view extension = {},
+                  std::string_view accept = {}) const {
+    return plan_render(image, std::move(spec), extension, accept);
+  }
+  /// A cached derivative (and marks it used), or nullopt.
+  std::optional<Derivative> cached(const RenderPlan& plan);
+  /// True when the derivative is in the cache (index and bytes).
+  bool is_cached(const RenderPlan& plan);
+  /// Renders the plan and stores it in the cache.
+  Derivative render(const core::ImageRecord& image, const RenderPlan& plan);
+  /// The cached derivative, or a new render of it.
+  Derivative cached_or_render(const core::ImageRecord& image, const RenderPlan& plan);
+  /// What render() would produce, without encoding.
+  imaging::Plan explain(const core::ImageRecord& image, const RenderPlan& plan);
+  /// Renders an upload without storing anything.
+  Transformed transform(Upload& upload, ops::TransformSpec spec, std::string_view accept = {});
+  /// Stores rendered bytes as a new image (content-deduplicated, so a
+  /// repeated job attempt gets the same image back).
+  IngestResult store_rendered(std::string_view bytes, const std::string& name);
+
+  // ---- derivatives and variants ----------------------------------------------
+  std::vector<catalog::DerivativeRecord> derivatives(const core::ImageRecord& image);
   /// Purges the cached derivatives of an image.
   void purge_derivatives(const core::ImageRecord& image);
+  /// The preset variants by name.
+  const std::map<std::string, std::string>& variants() const noexcept { return options_.variants; }
+  /// Where the variant stands; queues one that an image stored before the
+  /// preset existed lacks. Throws not_found for an unknown variant name.
+  VariantStatus variant(const core::ImageRecord& image, const std::string& name);
+  /// The variant's plan; throws bad_parameter when the preset is gone.
+  RenderPlan variant_plan(const core::ImageRecord& image, const std::string& name) const;
 
-  /// The cache key of a derivative.
-  static std::string derivative_key(const std::string& sha256, const std::string& canonical,
-                                    const std::string& format);
-  /// A cached derivative (and marks it used), or nullopt.
-  std::optional<Derivative> cached(const std::string& key);
-  /// Renders `spec` of `image` as `format` and stores it in the cache.
-  Derivative render(const core::ImageRecord& image, const ops::TransformSpec& spec, const std::string& canonical,
-                    const std::string& format, const std::string& key);
-  /// Renders without storing anything (POST /v1/transform).
-  imaging::Rendered render_source(const imaging::Source& source, const ops::TransformSpec& spec,
-                                  const std::string& format);
-  /// What render() would produce, without encoding.
-  imaging::Plan explain(const core::ImageRecord& image, const ops::TransformSpec& spec, const std::string& format);
-
-  const Counters& counters() const { return counters_; }
-  const imaging::Limits& limits() const { return limits_; }
-  catalog::Catalog& catalog() { return catalog_; }
-  storage::BlobStore& blobs() { return blobs_; }
+  const Counters& counters() const noexcept { return counters_; }
+  const imaging::Limits& limits() const noexcept { return options_.limits; }
 
  private:
-  imaging::Source source_of(const core::ImageRecord& image, storage::LocalBlob& blob) const;
-  imaging::ImageResolver resolver(std::vector<std::unique_ptr<storage::LocalBlob>>& keep);
+  imaging::Source source_of(const core::ImageRecord& image, const std::filesystem::path& path) const;
+  imaging::ImageResolver resolver(std::vector<std::shared_ptr<const void>>& keep);
   std::mutex& sha_lock(const std::string& sha256);
   void enforce_budget();
   void forget_derivative(const std::string& key);
+  void forget_record(const std::string& id) { records_.erase(id); }
 
   catalog::Catalog& catalog_;
   storage::BlobStore& blobs_;
-  imaging::Limits limits_;
-  std::int64_t cache_bytes_;
+  const fetch::Fetcher& fetcher_;
+  ServiceOptions options_;
   Counters counters_;
   // Derivatives are immutable per key: memory entries need no expiry, only
   // dropping when the disk cache drops the key (eviction, purge, delete).
-  core::HotCache<Derivative> memory_;
+  core::HotCache<Derivative> derivatives_;
+  // Originals are content-addressed and immutable. Records change by PATCH
+  // and DELETE (dropped here at once; other nodes' changes show within the
+  // expiry).
+  core::HotCache<std::shared_ptr<const std::string>> originals_;
+  core::HotCache<core::ImageRecord> records_{8 << 20};
   std::array<std::mutex, 64> sha_locks_;  // serialise publish+insert against delete of one blob
   std::mutex budget_mutex_;
   std::function<void(std::string_view, double)> operation_observer_;
-  std::vector<std::string> variant_names_;
   std::function<void()> variants_queued_;
 };
 

@@ -23,10 +23,9 @@ namespace {
 
 namespace json = boost::json;
 
-// The server's routes as registered in Api::install (src/http/api.cpp) and
-// register_jobs_api (src/http/jobs_api.cpp). A route added there must be added
-// here and documented in docs/openapi.json. (The router also answers HEAD for
-// every GET route.)
+// The server's routes as the install_*_routes functions of src/http/*_routes.cpp
+// register them. A route added there must be added here and documented in
+// docs/openapi.json. (The router also answers HEAD for every GET route.)
 const std::vector<std::pair<std::string, std::string>> kServerRoutes = {
     {"GET", "/healthz"},
     {"GET", "/readyz"},
@@ -45,7 +44,6 @@ const std::vector<std::pair<std::string, std::string>> kServerRoutes = {
     {"GET", "/v1/stats"},
     {"POST", "/v1/transform"},
     {"GET", "/v1/transform"},
-    // JobsApi::install (src/http/jobs_api.cpp), registered by src/app/main.cpp.
     {"POST", "/v1/jobs"},
     {"GET", "/v1/jobs/{id}"},
     {"DELETE", "/v1/jobs/{id}"},

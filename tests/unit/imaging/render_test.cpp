@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/error.hpp"
+#include "core/formats.hpp"
 #include "imaging/detail.hpp"
 #include "test_support.hpp"
 
@@ -42,7 +43,7 @@ TEST(Render, EveryOutputFormatDecodesAsItself) {
     SCOPED_TRACE(format);
     const Rendered r = render(src, width(64), format, {}, {});
     EXPECT_EQ(r.format, format);
-    EXPECT_EQ(r.mime, mime_type(format));
+    EXPECT_EQ(r.mime, core::mime_type(format));
     EXPECT_EQ(r.width, 64);
     EXPECT_EQ(r.height, 64);
     if (format == "jp2") {
@@ -57,7 +58,7 @@ TEST(Render, EveryOutputFormatDecodesAsItself) {
     EXPECT_EQ(loader_of(img), loaders.at(format));
     EXPECT_EQ(img.width(), 64);
     EXPECT_EQ(img.height(), 64);
-    EXPECT_EQ(img.has_alpha(), format_has_alpha(format)) << "bands " << img.bands();
+    EXPECT_EQ(img.has_alpha(), core::format_has_alpha(format)) << "bands " << img.bands();
     if (format == "avif" || format == "heic") {
       EXPECT_EQ(img.get_string("heif-compression"), std::string(format == "avif" ? "av1" : "hevc"));
     }
@@ -433,15 +434,6 @@ TEST(Render, FocusGravityCropsAroundTheFocalPoint) {
   EXPECT_LT((focused - east).abs().avg(), 1.0);
   spec.gravity.kind = ops::GravityKind::smart;  // uses the stored focus too
   EXPECT_LT((decode(render(src, spec, "png", {}, {}).bytes) - east).abs().avg(), 1.0);
-}
-
-TEST(Formats, MimeAndAlpha) {
-  EXPECT_EQ(mime_type("jpeg"), "image/jpeg");
-  EXPECT_EQ(mime_type("svg"), "image/svg+xml");
-  EXPECT_EQ(mime_type("jp2"), "image/jp2");
-  EXPECT_FALSE(format_has_alpha("jpeg"));
-  EXPECT_TRUE(format_has_alpha("png"));
-  EXPECT_TRUE(format_has_alpha("webp"));
 }
 
 }  // namespace

@@ -409,13 +409,3 @@ TEST(IsTransformParameter, KnowsEveryName) {
   EXPECT_FALSE(is_transform_parameter("W"));
   EXPECT_FALSE(is_transform_parameter(""));
 }
-
-TEST(FormatFromExtension, MapsExtensionsOntoFormats) {
-  EXPECT_EQ(format_from_extension("jpg"), "jpeg");
-  EXPECT_EQ(format_from_extension("JPEG"), "jpeg");
-  EXPECT_EQ(format_from_extension("tif"), "tiff");
-  for (auto f : {"png", "webp", "avif", "heic", "jxl", "gif", "tiff", "jp2", "svg"}) EXPECT_EQ(format_from_extension(f), f);
-  EXPECT_EQ(format_from_extension("auto"), std::nullopt);
-  EXPECT_EQ(format_from_extension("bmp"), std::nullopt);
-  EXPECT_EQ(format_from_extension(""), std::nullopt);
-}

@@ -1,0 +1,56 @@
+#pragma once
+// Shared by the route files: what every resource's routes hold, binding
+// handler members to routes, and the pieces two resources use alike.
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+
+#include "http/api.hpp"
+#include "http/single_flight.hpp"
+
+namespace progimage::http {
+
+using Handle = boost::asio::awaitable<Response>;
+
+/// The API's context plus the state the routes share.
+class RouteContext {
+ public:
+  explicit RouteContext(ApiContext& api) : api(api) {}
+
+  ApiContext& api;
+
+  /// The transform parameters of a GET, the URL signature checked when
+  /// secrets are configured and the request transforms (`converting`: the
+  /// path asks for another format). `ignored` names query parameters that
+  /// belong to the route itself.
+  ops::TransformSpec signed_spec(const Request& req, bool converting, std::string_view ignored = {}) const;
+
+  /// The derivative for an answer: from the cache, else rendered on the
+  /// processing pool, once however many requests miss it at the same time.
+  boost::asio::awaitable<service::Derivative> derivative(const core::ImageRecord& image,
+                                                         const service::RenderPlan& plan);
+
+ private:
+  SingleFlight flights_;
+};
+
+/// The bytes of a derivative with Content-Type, X-Cache and (for
+/// format=auto) Vary; callers add their caching headers.
+Response derivative_response(service::Derivative d, const service::RenderPlan& plan);
+
+/// Routes `method pattern` to `(*self).*fn`; the route keeps `self` alive.
+template <class Routes>
+void add_route(Server& server, const char* method, const char* pattern, Access access,
+               const std::shared_ptr<Routes>& self, Handle (Routes::*fn)(Request&, BodyReader&)) {
+  server.route(method, pattern, access, [self, fn](Request& r, BodyReader& b) { return ((*self).*fn)(r, b); });
+}
+
+void install_health_routes(Server& server, const std::shared_ptr<RouteContext>& rc);  // healthz, readyz, metrics
+void install_openapi_route(Server& server, const std::shared_ptr<RouteContext>& rc);
+void install_upload_routes(Server& server, const std::shared_ptr<RouteContext>& rc);
+void install_image_routes(Server& server, const std::shared_ptr<RouteContext>& rc);
+void install_transform_routes(Server& server, const std::shared_ptr<RouteContext>& rc);
+void install_derivative_routes(Server& server, const std::shared_ptr<RouteContext>& rc);
+void install_job_routes(Server& server, const std::shared_ptr<RouteContext>& rc);
+
+}  // namespace progimage::http
