@@ -24,7 +24,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
   shuf -i 20000-60000 -n 1; }
 
 # Test images: a ~100 KB and a ~5 MB JPEG made from the corpus with libvips.
-src=../shared/testdata/exif-orientation/Landscape_1.jpg
+src=tests/corpus/exif-orientation/Landscape_1.jpg
 vips thumbnail "$src" "$work/small.jpg[Q=85,strip]" 640 >/dev/null
 vips resize "$src" "$work/big.jpg[Q=97]" 2.6 >/dev/null
 small_kb=$(( $(stat -c %s "$work/small.jpg") / 1024 ))

@@ -29,7 +29,7 @@ trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
-src=../shared/testdata/exif-orientation/Landscape_1.jpg
+src=tests/corpus/exif-orientation/Landscape_1.jpg
 vips thumbnail "$src" "$work/hd.jpg[Q=85]" 1920 --height 1080 --size force >/dev/null
 
 "$build/src/app/progimage" serve --listen "127.0.0.1:$port" --data "$work/data" --workers "$cores" \

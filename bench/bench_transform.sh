@@ -64,7 +64,7 @@ done
 echo "load at start: $(cat /proc/loadavg)" >&2
 
 # Test images from the corpus, made with the vips CLI.
-src=../shared/testdata/exif-orientation/Landscape_1.jpg
+src=tests/corpus/exif-orientation/Landscape_1.jpg
 mkdir -p "$work/img" "$work/www"
 chmod 755 "$work" "$work/www"  # nginx workers run as an unprivileged user
 vips thumbnail "$src" "$work/img/hd.jpg[Q=90,strip]" 1920 --height 1080 --crop centre --size both

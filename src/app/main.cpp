@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "app/backends.hpp"
+#include "app/check.hpp"
 #include "app/logging.hpp"
 #include "app/openapi.hpp"
 #include "app/telemetry.hpp"
@@ -139,6 +140,7 @@ int main(int argc, char** argv) {
     std::fputs(core::settings_reference_markdown().c_str(), stdout);  // for the README
     return 0;
   }
+  if (argc >= 2 && std::string_view(argv[1]) == "check") return app::check(argc, argv);
   auto loaded = core::load_config(argc, argv);
   if (!loaded.config) {
     std::fputs(loaded.output.c_str(), loaded.exit_code ? stderr : stdout);

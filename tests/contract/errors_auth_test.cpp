@@ -10,11 +10,21 @@ namespace {
 
 class ErrorsTest : public SharedServerTest<ErrorsTest> {
  protected:
-  /// A 415 unsupported_media that left nothing in the data directory.
+  /// A 415 unsupported_media that stored nothing: no new image in the
+  /// catalog and, with a file store, no file holding these bytes.
   void expect_rejected(const std::string& bytes, const std::string& what, const char* type = "application/octet-stream") {
+    const auto images_before = stored_images();
     auto up = upload_raw(http(), bytes, "", type);
     EXPECT_TRUE(is_error(up.response, 415, "unsupported_media")) << what;
-    EXPECT_TRUE(files_with_content(server().data_dir(), sha256_hex(bytes)).empty()) << what << " was stored";
+    EXPECT_EQ(stored_images(), images_before) << what << " was stored";
+    if (auto blobs = server().blob_dir()) {
+      EXPECT_TRUE(files_with_content(*blobs, sha256_hex(bytes)).empty()) << what << " left a blob file";
+    }
+  }
+  static std::int64_t stored_images() {
+    auto stats = http().get("/v1/stats");
+    auto j = stats.json();
+    return j ? jint(*j, "images") : -1;
   }
 };
 

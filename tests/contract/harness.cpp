@@ -333,8 +333,37 @@ std::pair<int, std::string> run_command(const std::vector<std::string>& argv, st
   return {status, output};
 }
 
-Server::Server(ServerOptions options) : options_(std::move(options)), dir_(make_temp_dir()) {
+namespace {
+
+/// A name for a database or a bucket: lower-case letters and digits.
+std::string unique_name() {
+  static const char* hex = "0123456789abcdef";
+  std::random_device rd;
+  std::string name = "progimage";
+  for (int i = 0; i < 16; ++i) name += hex[rd() % 16];
+  return name;
+}
+
+std::string replace_all(std::string text, std::string_view from, const std::string& to) {
+  for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size()))
+    text.replace(pos, from.size(), to);
+  return text;
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options) : options_(std::move(options)), dir_(make_temp_dir()), name_(unique_name()) {
   fs::create_directories(dir_ / "logs");
+  auto backend = [this](const char* variable, const char* fallback) {
+    const char* v = std::getenv(variable);
+    std::string url = v && *v ? v : fallback;
+    if (url.find("{dir}") == std::string::npos && url.find("{name}") == std::string::npos)
+      backend_error_ = std::string(variable) + "=" + url +
+                       " names one place for every server; put {dir} or {name} in it (each server needs its own)";
+    return replace_all(replace_all(url, "{dir}", dir_.string()), "{name}", name_);
+  };
+  catalog_url_ = backend("PROGIMAGE_TEST_CATALOG", "sqlite://{dir}/data/catalog.db");
+  storage_url_ = backend("PROGIMAGE_TEST_STORAGE", "file://{dir}/data");
 }
 
 Server::~Server() {
@@ -351,12 +380,25 @@ Server::~Server() {
 
 std::string Server::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
+std::optional<fs::path> Server::blob_dir() const {
+  constexpr std::string_view kFile = "file://";
+  if (storage_url_.rfind(kFile, 0) != 0) return std::nullopt;
+  return fs::path(storage_url_.substr(kFile.size()));
+}
+
+std::pair<int, std::string> Server::check() const {
+  return run_command({server_binary(), "check", "--data", data_dir().string(), "--catalog", catalog_url_,
+                      "--storage", storage_url_},
+                     120s);
+}
+
 bool Server::spawn() {
   ExecPlan plan;
   plan.args = {server_binary(), "serve"};
   if (options_.pass_listen_and_data) {
     plan.args.insert(plan.args.end(),
                      {"--listen", "127.0.0.1:" + std::to_string(port_), "--data", data_dir().string(),
+                      "--catalog", catalog_url_, "--storage", storage_url_,
                       // Room for slow encoders (HEIC) on a loaded 2-core CI machine; a
                       // test's own --transform-timeout comes later and wins.
                       "--transform-timeout", "60s"});
@@ -391,6 +433,10 @@ bool Server::wait_healthy() {
 }
 
 bool Server::start() {
+  if (!backend_error_.empty() && options_.pass_listen_and_data) {
+    ADD_FAILURE() << backend_error_;
+    return false;
+  }
   if (!fs::exists(server_binary())) {
     ADD_FAILURE() << "server binary " << server_binary() << " does not exist (build target progimage)";
     return false;
@@ -519,7 +565,6 @@ std::vector<std::string> content_hashes(const fs::path& dir) {
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     if (!it->is_regular_file()) continue;
-    if (it->path().filename().string().rfind("catalog.db", 0) == 0) continue;
     out.push_back(sha256_hex(read_file(it->path())));
   }
   return out;

@@ -77,14 +77,24 @@ class Http {
 std::pair<std::string, std::string> build_multipart(const std::vector<Part>& parts);
 
 struct ServerOptions {
-  std::vector<std::string> args;                            // after `serve --listen --data`
+  std::vector<std::string> args;                            // after `serve --listen --data --catalog --storage`
   std::vector<std::pair<std::string, std::string>> env;     // added to a PROGIMAGE_*-free environment
-  bool pass_listen_and_data = true;  // false: the test gives them itself (flags, env or config)
+  // false: the test gives listen and data itself (flags, env or config) and the
+  // server chooses its own backends (the defaults under test).
+  bool pass_listen_and_data = true;
   fs::path cwd;                      // empty: the server's temp dir
   std::chrono::milliseconds ready_timeout = 15s;
 };
 
 /// The server process. Never outlives the test: the destructor kills and reaps it.
+///
+/// Its backends come from the environment, so that the suite runs once per
+/// backend: PROGIMAGE_TEST_CATALOG and PROGIMAGE_TEST_STORAGE are URLs given to
+/// the server as --catalog and --storage, where `{dir}` stands for the server's
+/// own temporary directory and `{name}` for a name unique to it (lower-case
+/// letters and digits). Each server needs its own catalog, so each variable
+/// must contain one of them. Default: sqlite://{dir}/data/catalog.db and
+/// file://{dir}/data.
 class Server {
  public:
   explicit Server(ServerOptions options = {});
@@ -114,6 +124,14 @@ class Server {
   Http http() const { return Http(base_url()); }
   const fs::path& dir() const { return dir_; }
   fs::path data_dir() const { return dir_ / "data"; }
+  /// The backends this server runs on (see the class comment).
+  const std::string& catalog_url() const { return catalog_url_; }
+  const std::string& storage_url() const { return storage_url_; }
+  /// The blob store's directory when the storage is file://, else nullopt:
+  /// tests that look at blob files run only then.
+  std::optional<fs::path> blob_dir() const;
+  /// Runs `progimage check` on this server's backends: {wait status, output}.
+  std::pair<int, std::string> check() const;
   std::string stdout_text() const;
   std::string stderr_text() const;
   /// /proc/PID/status field in kB (VmRSS, VmHWM), or -1.
@@ -126,6 +144,10 @@ class Server {
 
   ServerOptions options_;
   fs::path dir_;
+  std::string name_;
+  std::string catalog_url_;
+  std::string storage_url_;
+  std::string backend_error_;  // a test variable without a placeholder: start() fails with it
   int port_ = 0;
   pid_t pid_ = -1;
 };
@@ -192,8 +214,14 @@ std::int64_t jint(const boost::json::value& v, std::string_view dotted, std::int
 std::vector<fs::path> files_with_content(const fs::path& dir, const std::string& sha256);
 /// Files under `dir` whose name contains `text`.
 std::vector<fs::path> files_named(const fs::path& dir, const std::string& text);
-/// SHA-256 of every regular file under `dir` (catalog files excluded).
+/// SHA-256 of every regular file under `dir`.
 std::vector<std::string> content_hashes(const fs::path& dir);
+/// Skips the rest of a test whose point is the blob files when the storage
+/// under test is not file:// (the checks before it have run).
+#define SKIP_UNLESS_BLOB_FILES(server)                                                           \
+  if (!(server).blob_dir())                                                                      \
+  GTEST_SKIP() << "the rest of this test reads blob files, and the storage under test ("       \
+               << (server).storage_url() << ") is not file://"
 
 // ---- Prometheus text ----
 

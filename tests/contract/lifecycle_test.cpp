@@ -109,6 +109,60 @@ TEST(Lifecycle, TomlFileConfiguresTheServerAndFlagsWin) {
   EXPECT_TRUE(fs::is_directory(server.dir() / "tomldata")) << "data directory from the TOML file";
 }
 
+// The harness gives every server the backends of PROGIMAGE_TEST_CATALOG and
+// PROGIMAGE_TEST_STORAGE (tests/README.md); the start-up line says which it opened.
+TEST(Lifecycle, ServerRunsOnTheBackendsTheSuiteGivesIt) {
+  Server server;
+  ASSERT_TRUE(server.start());
+  auto up = upload_raw(server.http(), make_image(12, 12, 708, ".png"));
+  ASSERT_EQ(up.response.status, 201) << up.response.describe();
+  EXPECT_EQ(server.http().get("/v1/images/" + up.id).body, make_image(12, 12, 708, ".png"));
+  std::optional<boost::json::value> serving;
+  std::istringstream log(server.stdout_text());
+  for (std::string line; std::getline(log, line);) {
+    boost::system::error_code ec;
+    auto j = boost::json::parse(line, ec);
+    if (!ec && jstring(j, "msg") == "serving") serving = j;
+  }
+  ASSERT_TRUE(serving) << "no \"serving\" line in the log:\n" << tail(server.stdout_text());
+  EXPECT_EQ(jstring(*serving, "catalog"), server.catalog_url());
+  EXPECT_EQ(jstring(*serving, "storage"), server.storage_url());
+}
+
+TEST(Lifecycle, CheckSaysOkForASoundCatalogAndNamesTheProblemsOfABrokenOne) {
+  Server server;
+  ASSERT_TRUE(server.start());
+  auto up = upload_raw(server.http(), make_image(12, 12, 709, ".png"), "description=a%20%23tag");
+  ASSERT_EQ(up.response.status, 201) << up.response.describe();
+  EXPECT_EQ(server.stop(), 0);
+  auto [status, out] = server.check();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\n" << out;
+  EXPECT_EQ(out, "ok\n");
+
+  auto check = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {server_binary(), "check"});
+    return run_command(args, 60s, {}, server.dir());
+  };
+  auto exited_with = [](int wait_status, int code) {
+    return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == code;
+  };
+
+  // A catalog file that is not a database: exit 1 and a line about the catalog.
+  const fs::path broken = server.dir() / "broken";
+  fs::create_directories(broken);
+  write_file(broken / "catalog.db", std::string(8192, 'x'));
+  auto [bad_status, bad_out] =
+      check({"--catalog", "sqlite://" + (broken / "catalog.db").string(), "--storage", "file://" + broken.string()});
+  EXPECT_TRUE(exited_with(bad_status, 1)) << "status " << bad_status << "\n" << bad_out;
+  EXPECT_NE(bad_out.find("catalog"), std::string::npos) << bad_out;
+  EXPECT_EQ(bad_out.find("ok\n"), std::string::npos) << bad_out;
+
+  // An unknown scheme is a bad setting, not a problem of the data.
+  auto [usage_status, usage_out] = check({"--catalog", "nosuch://x"});
+  EXPECT_TRUE(exited_with(usage_status, 2)) << "status " << usage_status << "\n" << usage_out;
+  EXPECT_NE(usage_out.find("nosuch://x"), std::string::npos) << usage_out;
+}
+
 TEST(Lifecycle, SigtermDrainsAnUploadInFlightThenExits) {
   Server server;
   ASSERT_TRUE(server.start());

@@ -225,8 +225,9 @@ TEST_F(UploadTest, SameBytesTwiceAreStoredOnce) {
     EXPECT_EQ(jstring(*j, "id"), first.id);
   }
 
-  // Stored once: one file in the data directory holds these bytes.
-  EXPECT_EQ(files_with_content(server().data_dir(), sha256_hex(png)).size(), 1u);
+  // Stored once: one file of the blob store holds these bytes.
+  SKIP_UNLESS_BLOB_FILES(server());
+  EXPECT_EQ(files_with_content(*server().blob_dir(), sha256_hex(png)).size(), 1u);
 }
 
 // Limits: --max-upload-bytes 1M, checked while streaming.
@@ -249,7 +250,8 @@ TEST_F(UploadLimitTest, BodyOverTheLimitIs413) {
   // Under the limit still works.
   auto ok = upload_raw(http(), make_image(100, 100, 118, ".png"), "", "image/png");
   EXPECT_TRUE(is_json_ok(ok.response, 201));
-  EXPECT_TRUE(files_with_content(server().data_dir(), sha256_hex(big)).empty()) << "the too-large body was stored";
+  SKIP_UNLESS_BLOB_FILES(server());
+  EXPECT_TRUE(files_with_content(*server().blob_dir(), sha256_hex(big)).empty()) << "the too-large body was stored";
 }
 
 TEST_F(UploadLimitTest, DeclaredLengthOverTheLimitIsRefusedBeforeTheBodyArrives) {

@@ -1,4 +1,4 @@
-// Every file of testdata/MANIFEST.tsv through probe_file + verify_decode, each
+// Every file of tests/corpus/MANIFEST.tsv through probe_file + verify_decode, each
 // in its own child process under alarm(): a libvips crash or hang fails that
 // file, not the run.
 #include <gtest/gtest.h>
