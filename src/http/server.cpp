@@ -13,6 +13,7 @@
 
 #include "core/hash.hpp"
 #include "core/id.hpp"
+#include "ops/parse.hpp"
 
 namespace progimage::http {
 
@@ -305,7 +306,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Session> session) {
         if (!target) throw Error(ErrorCode::bad_request, "malformed request target");
         req.path = target->path();
         req.raw_query = std::string(target->encoded_query());
-        for (auto p : target->params()) req.query.emplace_back(p.key, p.value);
+        req.query = ops::split_query(req.raw_query);
         auto match = router_.match(req.method, req.path);
         if (!match.match) {
           if (!match.allow.empty()) {

