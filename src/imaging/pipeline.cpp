@@ -313,6 +313,23 @@ VImage process_frame(VImage img, const Context& cx, const detail::ResizePlan& pl
   return img;
 }
 
+// libvips' find_trim smooths with a 3x3 median first, which needs 3x3 pixels.
+constexpr int kMinTrimSide = 3;
+
+// What trim keeps of a frame: the box around whatever differs from the top-left
+// corner by more than `threshold`. nullopt when the frame stays as it is: too
+// small to trim, or all of it background (trimming would leave nothing).
+std::optional<ops::Rect> trim_box(VImage frame, int threshold) {
+  if (frame.width() < kMinTrimSide || frame.height() < kMinTrimSide) return std::nullopt;
+  if (frame.has_alpha()) frame = frame.flatten();
+  const std::vector<double> corner = frame.getpoint(0, 0);
+  int top = 0, width = 0, height = 0;
+  const int left = frame.find_trim(
+      &top, &width, &height, VImage::option()->set("threshold", double(threshold))->set("background", corner));
+  if (width <= 0 || height <= 0) return std::nullopt;
+  return ops::Rect{left, top, width, height};
+}
+
 // Crop rectangle clipped to the image; empty -> 422.
 ops::Rect clip_rect(const ops::Rect& r, int w, int h) {
   const int x0 = std::clamp(r.x, 0, w), y0 = std::clamp(r.y, 0, h);
@@ -387,14 +404,8 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
       }
     }
     if (spec.trim) {
-      VImage probe_img = frames.front();
-      if (probe_img.has_alpha()) probe_img = probe_img.flatten();
-      const std::vector<double> corner = probe_img.getpoint(0, 0);
-      int left = 0, top = 0, width = 0, height = 0;
-      left = probe_img.find_trim(&top, &width, &height,
-                                 VImage::option()->set("threshold", double(*spec.trim))->set("background", corner));
-      if (width > 0 && height > 0) {
-        for (auto& f : frames) f = f.crop(left, top, width, height);
+      if (const auto box = trim_box(frames.front(), *spec.trim)) {
+        for (auto& f : frames) f = f.crop(box->x, box->y, box->w, box->h);
       }
       deadline.check("trimming the image");
     }

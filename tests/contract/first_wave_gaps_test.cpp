@@ -135,5 +135,65 @@ TEST_F(FirstWaveGapsSigningTest, ASignedUrlWithStrayAmpersandsVerifiesAsWithout)
   EXPECT_TRUE(is_error(http().get(path + "?w=41&&h=30&fit=cover&sig=" + sig), 403, "bad_signature"));
 }
 
+// ---- trim ------------------------------------------------------------------
+
+/// A PNG of one solid pixel value: 1 band grey, 2 grey + alpha, 3 RGB, 4 RGBA.
+std::string solid_png(int w, int h, const std::vector<double>& pixel) {
+  make_image(1, 1, 1);  // starts libvips in the harness
+  const auto interpretation = pixel.size() >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W;
+  auto img = vips::VImage::black(w, h)
+                 .new_from_image(pixel)
+                 .cast(VIPS_FORMAT_UCHAR)
+                 .copy(vips::VImage::option()->set("interpretation", interpretation));
+  void* buf = nullptr;
+  size_t size = 0;
+  img.write_to_buffer(".png", &buf, &size);
+  std::string out(static_cast<char*>(buf), size);
+  g_free(buf);
+  return out;
+}
+
+TEST_F(FirstWaveGapsTest, TrimOfAUniformImageReturnsItUntrimmed) {
+  for (const auto& pixel : std::vector<std::vector<double>>{{200, 30, 30}, {90}, {10, 200, 10, 0}}) {
+    SCOPED_TRACE(std::to_string(pixel.size()) + " band(s)");
+    const std::string id = upload_ok(solid_png(40, 30, pixel));
+    auto img = get_image("/v1/images/" + id + ".png?trim=10");
+    EXPECT_EQ(img.width(), 40);
+    EXPECT_EQ(img.height(), 30);
+    auto small = get_image("/v1/images/" + id + ".jpg?trim=true&w=20");
+    EXPECT_EQ(small.width(), 20);
+    EXPECT_EQ(small.height(), 15);
+  }
+}
+
+TEST_F(FirstWaveGapsTest, TrimOfAnImageTooSmallToTrimReturnsItUntrimmed) {
+  for (const auto& [w, h] : std::vector<std::pair<int, int>>{{1, 1}, {2, 2}, {2, 50}, {50, 1}}) {
+    SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h));
+    const std::string id = upload_ok(make_image(w, h, 4));
+    auto img = get_image("/v1/images/" + id + ".png?trim=10");
+    EXPECT_EQ(img.width(), w);
+    EXPECT_EQ(img.height(), h);
+  }
+}
+
+TEST_F(FirstWaveGapsTest, TrimStillCutsAUniformBorder) {
+  make_image(1, 1, 1);
+  // A 20x10 red block inside a white 60x40 frame.
+  auto framed = vips::VImage::black(20, 10).new_from_image({200.0, 0.0, 0.0})
+                    .embed(20, 15, 60, 40, vips::VImage::option()
+                                               ->set("extend", VIPS_EXTEND_BACKGROUND)
+                                               ->set("background", std::vector<double>{255, 255, 255}));
+  void* buf = nullptr;
+  size_t size = 0;
+  framed.cast(VIPS_FORMAT_UCHAR)
+      .copy(vips::VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB))
+      .write_to_buffer(".png", &buf, &size);
+  const std::string png(static_cast<char*>(buf), size);
+  g_free(buf);
+  auto img = get_image("/v1/images/" + upload_ok(png) + ".png?trim=10");
+  EXPECT_EQ(img.width(), 20);
+  EXPECT_EQ(img.height(), 10);
+}
+
 }  // namespace
 }  // namespace progimage::contract

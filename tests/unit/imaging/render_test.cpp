@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include <fstream>
+#include <tuple>
 
 #include "core/error.hpp"
 #include "imaging/detail.hpp"
@@ -343,6 +344,41 @@ TEST(Render, TrimRemovesUniformBorders) {
   std::filesystem::remove(tmp);
   EXPECT_EQ(r.width, 60);
   EXPECT_EQ(r.height, 40);
+}
+
+/// A temporary PNG of one solid pixel value (1 band grey, 3 RGB, ...), removed with the object.
+class SolidPng {
+ public:
+  SolidPng(int w, int h, const std::vector<double>& pixel)
+      : path_(std::filesystem::temp_directory_path() /
+              ("progimage_solid_" + std::to_string(w) + "x" + std::to_string(h) + "_" +
+               std::to_string(pixel.size()) + ".png")) {
+    vips::VImage::black(w, h)
+        .new_from_image(pixel)
+        .cast(VIPS_FORMAT_UCHAR)
+        .copy(vips::VImage::option()->set("interpretation", pixel.size() >= 3 ? VIPS_INTERPRETATION_sRGB
+                                                                              : VIPS_INTERPRETATION_B_W))
+        .pngsave(path_.c_str());
+  }
+  ~SolidPng() { std::filesystem::remove(path_); }
+  Source source() const { return {path_, probe_file(path_, {}), {}}; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST(Render, TrimLeavesAnImageItWouldEmptyOrTooSmallToTrimAsItIs) {
+  ops::TransformSpec spec;
+  spec.trim = 10;
+  for (const auto& [w, h, pixel] : std::vector<std::tuple<int, int, std::vector<double>>>{
+           {40, 30, {200, 30, 30}}, {40, 30, {90}}, {40, 30, {10, 200, 10, 0}},  // all background
+           {1, 1, {255, 0, 0}},     {2, 2, {90}},   {2, 50, {255, 0, 0}},  {50, 1, {0, 0, 255, 255}}}) {
+    SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h) + ", " + std::to_string(pixel.size()) + " bands");
+    const SolidPng png(w, h, pixel);
+    const Rendered r = render(png.source(), spec, "png", {}, {});
+    EXPECT_EQ(r.width, w);
+    EXPECT_EQ(r.height, h);
+  }
 }
 
 TEST(Render, LimitsAreEnforced) {
