@@ -35,18 +35,6 @@ bool swaps_axes(const Source& source, const ops::TransformSpec& spec) {
 
 int normalised_rotation(int degrees) { return ((degrees % 360) + 360) % 360; }
 
-std::vector<double> colour_of(const ops::Color& c, int bands, bool with_alpha) {
-  std::vector<double> v;
-  const int colour_bands = bands - (with_alpha ? 1 : 0);
-  if (colour_bands <= 1) {
-    v.push_back(0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b);
-  } else {
-    v = {double(c.r), double(c.g), double(c.b)};
-  }
-  if (with_alpha) v.push_back(c.a);
-  return v;
-}
-
 // The fill for padding and rotation: the caller's bg, else transparent where
 // the output keeps alpha, else white.
 ops::Color fill_colour(const ops::TransformSpec& spec, const std::string& format) {
@@ -70,6 +58,27 @@ VImage on_colour(const VImage& img, F&& fn) {
 VImage as_rgb(const VImage& img) {
   const int colour_bands = img.bands() - (img.has_alpha() ? 1 : 0);
   return colour_bands >= 3 ? img : img.colourspace(VIPS_INTERPRETATION_sRGB);
+}
+
+// The image in a space that can show `c`: grey stays grey for a grey colour and
+// becomes sRGB for any other (a grey band would keep only its lightness).
+VImage able_to_show(const VImage& img, const ops::Color& c) {
+  const bool grey = c.r == c.g && c.g == c.b;
+  return grey ? img : as_rgb(img);
+}
+
+// `c` as a pixel of `img` (after able_to_show): one grey value or RGB, as the
+// image's colour bands are, then alpha when `with_alpha`.
+std::vector<double> pixel_of(const ops::Color& c, const VImage& img, bool with_alpha) {
+  const int colour_bands = img.bands() - (img.has_alpha() ? 1 : 0);
+  std::vector<double> v;
+  if (colour_bands >= 3) {
+    v = {double(c.r), double(c.g), double(c.b)};
+  } else {
+    v.push_back(0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b);
+  }
+  if (with_alpha) v.push_back(c.a);
+  return v;
 }
 
 // Exactly w x h: resize may land one pixel off.
@@ -252,13 +261,14 @@ VImage process_frame(VImage img, const Context& cx, const detail::ResizePlan& pl
       img = cover_crop(img, effective_gravity(cx.source, spec.gravity), plan.out_w, plan.out_h);
     } else if (plan.pad) {
       const ops::Color fill = fill_colour(spec, cx.format);
+      img = able_to_show(img, fill);
       if (fill.a < 255) img = with_alpha(img);
       int left = 0, top = 0;
       detail::place(ops::Gravity{}, plan.out_w, plan.out_h, img.width(), img.height(), left, top);
       img = img.embed(left, top, plan.out_w, plan.out_h,
                       VImage::option()
                           ->set("extend", VIPS_EXTEND_BACKGROUND)
-                          ->set("background", colour_of(fill, img.bands(), img.has_alpha())));
+                          ->set("background", pixel_of(fill, img, img.has_alpha())));
     }
   }
   const int angle = normalised_rotation(spec.rotate);
@@ -267,9 +277,9 @@ VImage process_frame(VImage img, const Context& cx, const detail::ResizePlan& pl
   else if (angle == 270) img = img.rot270();
   else if (angle != 0) {
     const ops::Color fill = fill_colour(spec, cx.format);
+    img = able_to_show(img, fill);
     if (fill.a < 255) img = with_alpha(img);
-    img = img.rotate(angle, VImage::option()->set("background",
-                                                   colour_of(fill, img.bands(), img.has_alpha())));
+    img = img.rotate(angle, VImage::option()->set("background", pixel_of(fill, img, img.has_alpha())));
     img = img.cast(VIPS_FORMAT_UCHAR);
   }
   if (spec.flip == ops::Flip::h || spec.flip == ops::Flip::hv) img = img.flip(VIPS_DIRECTION_HORIZONTAL);
@@ -307,8 +317,8 @@ VImage process_frame(VImage img, const Context& cx, const detail::ResizePlan& pl
   }
   if (img.has_alpha() && !format_has_alpha(cx.format)) {
     const ops::Color bg = cx.spec.bg.value_or(ops::Color{255, 255, 255, 255});
-    img = img.flatten(VImage::option()->set("background", colour_of(bg, img.bands(), false)))
-              .cast(VIPS_FORMAT_UCHAR);
+    img = able_to_show(img, bg);
+    img = img.flatten(VImage::option()->set("background", pixel_of(bg, img, false))).cast(VIPS_FORMAT_UCHAR);
   }
   return img;
 }

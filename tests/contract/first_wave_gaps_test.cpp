@@ -195,5 +195,69 @@ TEST_F(FirstWaveGapsTest, TrimStillCutsAUniformBorder) {
   EXPECT_EQ(img.height(), 10);
 }
 
+// ---- the background of grey images -------------------------------------------
+
+struct Rgb {
+  double r, g, b;
+};
+constexpr Rgb kOrange{255, 140, 0};
+
+::testing::AssertionResult near_colour(const vips::VImage& img, int x, int y, Rgb c, double tolerance = 12) {
+  const std::vector<double> p = img.getpoint(x, y);
+  if (p.size() < 3) return ::testing::AssertionFailure() << "pixel (" << x << "," << y << ") has " << p.size()
+                                                         << " band(s), value " << p[0];
+  const double d = std::max({std::abs(p[0] - c.r), std::abs(p[1] - c.g), std::abs(p[2] - c.b)});
+  if (d <= tolerance) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "pixel (" << x << "," << y << ") is " << p[0] << "," << p[1] << ","
+                                       << p[2] << ", expected " << c.r << "," << c.g << "," << c.b;
+}
+
+TEST_F(FirstWaveGapsTest, GreyWithAlphaFlattensOntoTheBackgroundColour) {
+  const std::string bytes = read_file(testdata_dir() / "pngsuite/bgai4a16.png");
+  ASSERT_FALSE(bytes.empty());
+  const std::string id = upload_ok(bytes);
+  auto source = load(bytes);
+  ASSERT_EQ(source.bands(), 2) << "bgai4a16 is grey + alpha";
+  auto out = get_image("/v1/images/" + id + ".jpg?bg=ff8c00");
+  ASSERT_EQ(out.width(), source.width());
+  ASSERT_EQ(out.height(), source.height());
+  // Its alpha is a gradient from fully transparent at the left edge: there
+  // the answer is orange, and every pixel is the grey blended over orange.
+  const double max_value = source.format() == VIPS_FORMAT_USHORT ? 65535 : 255;
+  const std::vector<double> transparent = source.getpoint(0, source.height() / 2);
+  ASSERT_EQ(transparent[1], 0) << "bgai4a16 is transparent at the left edge";
+  EXPECT_TRUE(near_colour(out, 0, source.height() / 2, kOrange, 30));
+  ASSERT_EQ(out.bands(), 3) << "the answer is not RGB";
+  double total_error = 0;
+  for (int y = 0; y < source.height(); ++y)
+    for (int x = 0; x < source.width(); ++x) {
+      const std::vector<double> s = source.getpoint(x, y);
+      const double grey = s[0] / max_value * 255, alpha = s[1] / max_value;
+      const std::vector<double> o = out.getpoint(x, y);
+      const double want[3] = {kOrange.r, kOrange.g, kOrange.b};
+      for (int b = 0; b < 3; ++b) total_error += std::abs(o[b] - (grey * alpha + want[b] * (1 - alpha)));
+    }
+  EXPECT_LT(total_error / (3.0 * source.width() * source.height()), 8) << "mean error per channel";
+}
+
+TEST_F(FirstWaveGapsTest, RgbWithAlphaFlattensOntoTheBackgroundColourToo) {
+  const std::string id = upload_ok(solid_png(32, 32, {20, 40, 200, 0}));
+  auto out = get_image("/v1/images/" + id + ".jpg?bg=ff8c00");
+  EXPECT_TRUE(near_colour(out, 16, 16, kOrange));
+}
+
+TEST_F(FirstWaveGapsTest, GreyImagesArePaddedAndRotatedWithTheBackgroundColour) {
+  const std::string id = upload_ok(solid_png(40, 20, {128}));
+  auto padded = get_image("/v1/images/" + id + ".jpg?w=40&h=40&fit=contain&bg=ff8c00");
+  ASSERT_EQ(padded.height(), 40);
+  EXPECT_TRUE(near_colour(padded, 20, 2, kOrange)) << "padding";
+  EXPECT_TRUE(near_colour(padded, 20, 20, {128, 128, 128})) << "the image";
+  auto rotated = get_image("/v1/images/" + id + ".jpg?rotate=45&bg=ff8c00");
+  EXPECT_TRUE(near_colour(rotated, 1, 1, kOrange)) << "rotation corner";
+  // A grey background keeps a grey image grey.
+  auto grey = get_image("/v1/images/" + id + ".png?w=40&h=40&fit=contain&bg=808080");
+  EXPECT_EQ(grey.bands(), 1);
+}
+
 }  // namespace
 }  // namespace progimage::contract

@@ -381,6 +381,34 @@ TEST(Render, TrimLeavesAnImageItWouldEmptyOrTooSmallToTrimAsItIs) {
   }
 }
 
+TEST(Render, GreyImagesTakeAColouredBackground) {
+  ops::TransformSpec orange;
+  orange.bg = ops::Color{255, 140, 0, 255};
+  // 16-bit grey + alpha, fully transparent at the left edge.
+  const auto flat = decode(render(source_of("pngsuite/bgai4a16.png"), orange, "jpeg", {}, {}).bytes);
+  ASSERT_EQ(flat.bands(), 3);
+  const auto edge = flat.getpoint(0, 16);
+  EXPECT_NEAR(edge[0], 255, 16);
+  EXPECT_NEAR(edge[1], 140, 16);
+  EXPECT_NEAR(edge[2], 0, 16);
+
+  const SolidPng grey(40, 20, {128});
+  auto padded = orange;
+  padded.width = padded.height = 40;
+  padded.fit = ops::Fit::contain;
+  const auto pad = decode(render(grey.source(), padded, "png", {}, {}).bytes);
+  EXPECT_EQ(pad.getpoint(20, 2), (std::vector<double>{255, 140, 0}));
+  EXPECT_EQ(pad.getpoint(20, 20), (std::vector<double>{128, 128, 128}));
+  auto rotated = orange;
+  rotated.rotate = 45;
+  const auto rot = decode(render(grey.source(), rotated, "png", {}, {}).bytes);
+  EXPECT_EQ(rot.getpoint(0, 0), (std::vector<double>{255, 140, 0}));
+
+  // A grey background keeps a grey image grey.
+  padded.bg = ops::Color{128, 128, 128, 255};
+  EXPECT_EQ(decode(render(grey.source(), padded, "png", {}, {}).bytes).bands(), 1);
+}
+
 TEST(Render, LimitsAreEnforced) {
   const auto src = source_of("sharp-fixtures/flowers.jpeg");
   Limits small;
