@@ -383,9 +383,17 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
                       !spec.watermark && spec.gravity.kind != ops::GravityKind::smart &&
                       spec.gravity.kind != ops::GravityKind::entropy && !(probe.orientation != 1 && spec.autorotate);
 
-  VImage base = detail::load_image(source.path, probe, animate ? 0 : page,
-                                   animate ? (gif_frames > 0 ? gif_frames : -1) : 1, simple, shrink,
-                                   probe.format == "gif" ? VIPS_FAIL_ON_NONE : detail::kFailOn);
+  VImage base;
+  try {
+    base = detail::load_image(source.path, probe, animate ? 0 : page,
+                              animate ? (gif_frames > 0 ? gif_frames : -1) : 1, simple, shrink,
+                              probe.format == "gif" ? VIPS_FAIL_ON_NONE : detail::kFailOn);
+  } catch (const vips::VError& e) {
+    // A later TIFF page may be stored in a way libvips cannot read (verify_decode lets it be).
+    if (page == 0) throw;
+    detail::rethrow_vips(e, ErrorCode::unprocessable,
+                         "page " + std::to_string(page) + " of the image cannot be decoded");
+  }
   detail::KillSwitch kill(base, deadline);
   try {
     const int page_h = animate && base.get_typeof("page-height") != 0 ? base.get_int("page-height")
@@ -461,7 +469,8 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
     r.frames = cx.format == "svg" ? 1 : static_cast<int>(frames.size());
     return r;
   } catch (const vips::VError& e) {
-    detail::rethrow_vips(e, ErrorCode::unprocessable, "the image could not be processed", &kill);
+    const std::string what = page == 0 ? "the image" : "page " + std::to_string(page) + " of the image";
+    detail::rethrow_vips(e, ErrorCode::unprocessable, what + " could not be processed", &kill);
   }
 }
 

@@ -259,5 +259,47 @@ TEST_F(FirstWaveGapsTest, GreyImagesArePaddedAndRotatedWithTheBackgroundColour) 
   EXPECT_EQ(grey.bands(), 1);
 }
 
+// ---- a multi-page TIFF whose pages are stored differently ------------------
+
+TEST_F(FirstWaveGapsTest, AMultiPageTiffWithPagesStoredDifferentlyIsAcceptedAndPageSelectsOne) {
+  const std::string bytes = read_file(testdata_dir() / "weserv-fixtures/MultipleFormats.tif");
+  ASSERT_FALSE(bytes.empty());
+  auto up = upload_raw(http(), bytes, "name=MultipleFormats.tif");
+  ASSERT_EQ(up.response.status, 201) << up.response.describe();
+  EXPECT_TRUE(is_image_object(up.json));
+  EXPECT_EQ(jstring(up.json, "format"), "tiff");
+  EXPECT_EQ(jint(up.json, "width"), 600);
+  EXPECT_EQ(jint(up.json, "height"), 75);
+  auto info = http().get("/v1/images/" + up.id + "/info");
+  ASSERT_TRUE(is_json_ok(info, 200));
+  EXPECT_EQ(jint(*info.json(), "pages"), 11) << info.body;
+
+  // Page 0 is 1-bit bilevel, page 1 uncompressed CMYK, page 3 JPEG (YCbCr),
+  // page 5 PackBits RGB, 6 PackBits CMYK, 8 LZW, 9 CCITT G4, 10 CCITT G3.
+  auto first = get_image("/v1/images/" + up.id + ".png");
+  EXPECT_EQ(first.width(), 600);
+  EXPECT_EQ(first.height(), 75);
+  EXPECT_EQ(first.bands(), 1) << "page 0 is bilevel";
+  for (int page : {0, 1, 3, 5, 6, 8, 9, 10}) {
+    SCOPED_TRACE("page " + std::to_string(page));
+    auto img = get_image("/v1/images/" + up.id + ".png?page=" + std::to_string(page));
+    EXPECT_EQ(img.width(), 600);
+    EXPECT_EQ(img.height(), 75);
+    EXPECT_EQ(img.bands(), page == 1 || page == 3 || page == 5 || page == 6 ? 3 : 1) << "colour pages are sRGB";
+  }
+  // libvips 8.14.1 cannot decode page 2 (JPEG 2000 in TIFF), 4 (JBIG) and
+  // 7 (PackBits YCbCr, subsampled): asked for, such a page is 422, never a 5xx.
+  for (int page : {2, 4, 7}) {
+    SCOPED_TRACE("page " + std::to_string(page));
+    auto r = http().get("/v1/images/" + up.id + ".png?page=" + std::to_string(page), {}, kSlow);
+    if (r.status == 200) {
+      EXPECT_EQ(decode(r.body).width, 600);
+    } else {
+      EXPECT_TRUE(is_error(r, 422, "unprocessable"));
+    }
+  }
+  EXPECT_TRUE(is_error(http().get("/v1/images/" + up.id + ".png?page=11"), 422, "unprocessable"));
+}
+
 }  // namespace
 }  // namespace progimage::contract

@@ -409,6 +409,23 @@ TEST(Render, GreyImagesTakeAColouredBackground) {
   EXPECT_EQ(decode(render(grey.source(), padded, "png", {}, {}).bytes).bands(), 1);
 }
 
+TEST(Render, PageSelectsAPageOfAMultiPageTiff) {
+  const auto src = source_of("weserv-fixtures/MultipleFormats.tif");
+  ops::TransformSpec spec;
+  EXPECT_EQ(decode(render(src, spec, "png", {}, {}).bytes).bands(), 1);  // page 0: bilevel
+  spec.page = 1;                                                         // uncompressed CMYK
+  const Rendered cmyk = render(src, spec, "png", {}, {});
+  EXPECT_EQ(cmyk.width, 600);
+  EXPECT_EQ(decode(cmyk.bytes).bands(), 3);
+  spec.page = 2;  // JPEG 2000 inside TIFF: libtiff has no decoder for it
+  try {
+    (void)render(src, spec, "png", {}, {});
+    ADD_FAILURE() << "page 2 rendered";
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::unprocessable) << e.what();
+  }
+}
+
 TEST(Render, LimitsAreEnforced) {
   const auto src = source_of("sharp-fixtures/flowers.jpeg");
   Limits small;
