@@ -299,6 +299,8 @@ TEST_F(FirstWaveGapsTest, AMultiPageTiffWithPagesStoredDifferentlyIsAcceptedAndP
     }
   }
   EXPECT_TRUE(is_error(http().get("/v1/images/" + up.id + ".png?page=11"), 422, "unprocessable"));
+  // Cut inside a later page, it is still refused.
+  EXPECT_TRUE(is_error(upload_raw(http(), bytes.substr(0, 300'000)).response, 415, "unsupported_media"));
 }
 
 }  // namespace
