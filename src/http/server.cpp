@@ -15,6 +15,7 @@
 #include "core/hash.hpp"
 #include "core/id.hpp"
 #include "core/unique_fd.hpp"
+#include "ops/parse.hpp"
 
 namespace progimage::http {
 
@@ -288,7 +289,8 @@ void read_request(const bhttp::request_parser<bhttp::empty_body>& parser, Reques
   if (!target) throw Error(ErrorCode::bad_request, "malformed request target");
   req.path = target->path();
   req.raw_query = std::string(target->encoded_query());
-  for (auto p : target->params()) req.query.emplace_back(p.key, p.value);
+  // Empty components ("a=1&&b=2", a trailing '&') are not parameters.
+  req.query = ops::split_query(req.raw_query);
 }
 
 /// The serialised header of `out`, for a gathered write with its body.

@@ -36,18 +36,6 @@ bool swaps_axes(const Source& source, const ops::TransformSpec& spec) {
 
 int normalised_rotation(int degrees) { return ((degrees % 360) + 360) % 360; }
 
-std::vector<double> colour_of(const ops::Color& c, int bands, bool with_alpha) {
-  std::vector<double> v;
-  const int colour_bands = bands - (with_alpha ? 1 : 0);
-  if (colour_bands <= 1) {
-    v.push_back(0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b);
-  } else {
-    v = {double(c.r), double(c.g), double(c.b)};
-  }
-  if (with_alpha) v.push_back(c.a);
-  return v;
-}
-
 // The fill for padding and rotation: the caller's bg, else transparent where
 // the output keeps alpha, else white.
 ops::Color fill_colour(const ops::TransformSpec& spec, const std::string& format) {
@@ -71,6 +59,27 @@ VImage on_colour(const VImage& img, F&& fn) {
 VImage as_rgb(const VImage& img) {
   const int colour_bands = img.bands() - (img.has_alpha() ? 1 : 0);
   return colour_bands >= 3 ? img : img.colourspace(VIPS_INTERPRETATION_sRGB);
+}
+
+// The image in a space that can show `c`: grey stays grey for a grey colour and
+// becomes sRGB for any other (a grey band would keep only its lightness).
+VImage able_to_show(const VImage& img, const ops::Color& c) {
+  const bool grey = c.r == c.g && c.g == c.b;
+  return grey ? img : as_rgb(img);
+}
+
+// `c` as a pixel of `img` (after able_to_show): one grey value or RGB, as the
+// image's colour bands are, then alpha when `with_alpha`.
+std::vector<double> pixel_of(const ops::Color& c, const VImage& img, bool with_alpha) {
+  const int colour_bands = img.bands() - (img.has_alpha() ? 1 : 0);
+  std::vector<double> v;
+  if (colour_bands >= 3) {
+    v = {double(c.r), double(c.g), double(c.b)};
+  } else {
+    v.push_back(0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b);
+  }
+  if (with_alpha) v.push_back(c.a);
+  return v;
 }
 
 // Exactly w x h: resize may land one pixel off.
@@ -253,13 +262,14 @@ VImage process_frame(VImage img, const Context& cx, const detail::ResizePlan& pl
       img = cover_crop(img, effective_gravity(cx.source, spec.gravity), plan.out_w, plan.out_h);
     } else if (plan.pad) {
       const ops::Color fill = fill_colour(spec, cx.format);
+      img = able_to_show(img, fill);
       if (fill.a < 255) img = with_alpha(img);
       int left = 0, top = 0;
       detail::place(ops::Gravity{}, plan.out_w, plan.out_h, img.width(), img.height(), left, top);
       img = img.embed(left, top, plan.out_w, plan.out_h,
                       VImage::option()
                           ->set("extend", VIPS_EXTEND_BACKGROUND)
-                          ->set("background", colour_of(fill, img.bands(), img.has_alpha())));
+                          ->set("background", pixel_of(fill, img, img.has_alpha())));
     }
   }
   const int angle = normalised_rotation(spec.rotate);
@@ -268,9 +278,9 @@ VImage process_frame(VImage img, const Context& cx, const detail::ResizePlan& pl
   else if (angle == 270) img = img.rot270();
   else if (angle != 0) {
     const ops::Color fill = fill_colour(spec, cx.format);
+    img = able_to_show(img, fill);
     if (fill.a < 255) img = with_alpha(img);
-    img = img.rotate(angle, VImage::option()->set("background",
-                                                   colour_of(fill, img.bands(), img.has_alpha())));
+    img = img.rotate(angle, VImage::option()->set("background", pixel_of(fill, img, img.has_alpha())));
     img = img.cast(VIPS_FORMAT_UCHAR);
   }
   if (spec.flip == ops::Flip::h || spec.flip == ops::Flip::hv) img = img.flip(VIPS_DIRECTION_HORIZONTAL);
@@ -308,10 +318,27 @@ VImage process_frame(VImage img, const Context& cx, const detail::ResizePlan& pl
   }
   if (img.has_alpha() && !core::format_has_alpha(cx.format)) {
     const ops::Color bg = cx.spec.bg.value_or(ops::Color{255, 255, 255, 255});
-    img = img.flatten(VImage::option()->set("background", colour_of(bg, img.bands(), false)))
-              .cast(VIPS_FORMAT_UCHAR);
+    img = able_to_show(img, bg);
+    img = img.flatten(VImage::option()->set("background", pixel_of(bg, img, false))).cast(VIPS_FORMAT_UCHAR);
   }
   return img;
+}
+
+// libvips' find_trim smooths with a 3x3 median first, which needs 3x3 pixels.
+constexpr int kMinTrimSide = 3;
+
+// What trim keeps of a frame: the box around whatever differs from the top-left
+// corner by more than `threshold`. nullopt when the frame stays as it is: too
+// small to trim, or all of it background (trimming would leave nothing).
+std::optional<ops::Rect> trim_box(VImage frame, int threshold) {
+  if (frame.width() < kMinTrimSide || frame.height() < kMinTrimSide) return std::nullopt;
+  if (frame.has_alpha()) frame = frame.flatten();
+  const std::vector<double> corner = frame.getpoint(0, 0);
+  int top = 0, width = 0, height = 0;
+  const int left = frame.find_trim(
+      &top, &width, &height, VImage::option()->set("threshold", double(threshold))->set("background", corner));
+  if (width <= 0 || height <= 0) return std::nullopt;
+  return ops::Rect{left, top, width, height};
 }
 
 // Crop rectangle clipped to the image; empty -> 422.
@@ -357,9 +384,17 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
                       !spec.watermark && spec.gravity.kind != ops::GravityKind::smart &&
                       spec.gravity.kind != ops::GravityKind::entropy && !(probe.orientation != 1 && spec.autorotate);
 
-  VImage base = detail::load_image(source.path, probe, animate ? 0 : page,
-                                   animate ? (gif_frames > 0 ? gif_frames : -1) : 1, simple, shrink,
-                                   probe.format == "gif" ? VIPS_FAIL_ON_NONE : detail::kFailOn);
+  VImage base;
+  try {
+    base = detail::load_image(source.path, probe, animate ? 0 : page,
+                              animate ? (gif_frames > 0 ? gif_frames : -1) : 1, simple, shrink,
+                              probe.format == "gif" ? VIPS_FAIL_ON_NONE : detail::kFailOn);
+  } catch (const vips::VError& e) {
+    // A later TIFF page may be stored in a way libvips cannot read (verify_decode lets it be).
+    if (page == 0) throw;
+    detail::rethrow_vips(e, ErrorCode::unprocessable,
+                         "page " + std::to_string(page) + " of the image cannot be decoded");
+  }
   detail::KillSwitch kill(base, deadline);
   try {
     const int page_h = animate && base.get_typeof("page-height") != 0 ? base.get_int("page-height")
@@ -388,14 +423,8 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
       }
     }
     if (spec.trim) {
-      VImage probe_img = frames.front();
-      if (probe_img.has_alpha()) probe_img = probe_img.flatten();
-      const std::vector<double> corner = probe_img.getpoint(0, 0);
-      int left = 0, top = 0, width = 0, height = 0;
-      left = probe_img.find_trim(&top, &width, &height,
-                                 VImage::option()->set("threshold", double(*spec.trim))->set("background", corner));
-      if (width > 0 && height > 0) {
-        for (auto& f : frames) f = f.crop(left, top, width, height);
+      if (const auto box = trim_box(frames.front(), *spec.trim)) {
+        for (auto& f : frames) f = f.crop(box->x, box->y, box->w, box->h);
       }
       deadline.check("trimming the image");
     }
@@ -441,7 +470,8 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
     r.frames = cx.format == "svg" ? 1 : static_cast<int>(frames.size());
     return r;
   } catch (const vips::VError& e) {
-    detail::rethrow_vips(e, ErrorCode::unprocessable, "the image could not be processed", &kill);
+    const std::string what = page == 0 ? "the image" : "page " + std::to_string(page) + " of the image";
+    detail::rethrow_vips(e, ErrorCode::unprocessable, what + " could not be processed", &kill);
   }
 }
 

@@ -192,8 +192,22 @@ void verify_decode(const std::filesystem::path& path, const Probe& probe, const 
     }
   } else if (probe.format == "gif" || probe.format == "webp") {
     decode(0, probe.frames > 1 ? -1 : 1, detail::kFailOn);
+  } else if (probe.format == "tiff" && probe.frames > 1) {
+    // Each page is an image of its own, stored its own way (JPEG 2000, JBIG,
+    // subsampled YCbCr... that libvips may not decode). The first page, the one
+    // a plain request shows, must decode; a later page that does not is 422 when
+    // asked for. Truncation is refused for every page by check_structure().
+    decode(0, 1, detail::kFailOn);
+    for (int page = 1; page < probe.frames; ++page) {
+      try {
+        decode(page, 1, detail::kFailOn);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::unsupported_media) throw;
+        spdlog::info("TIFF {}: page {} of {} does not decode", path.string(), page, probe.frames);
+      }
+    }
   } else if (probe.frames > 1) {
-    // TIFF pages and HEIF images may differ in size: one load each.
+    // HEIF images may differ in size: one load each.
     for (int page = 0; page < probe.frames; ++page) decode(page, 1, detail::kFailOn);
   } else {
     decode(0, 1, detail::kFailOn);

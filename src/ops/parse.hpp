@@ -20,9 +20,11 @@ using Presets = std::map<std::string, std::string>;
 
 /// Splits a raw (still percent-encoded) query string, without the leading '?',
 /// into decoded pairs in order. '+' decodes to a space; a parameter without
-/// '=' has an empty value; empty segments ("a=1&&b=2", a trailing '&') are
-/// skipped. Throws core::Error(bad_parameter) on malformed percent-encoding or
-/// characters a query may not contain.
+/// '=' has an empty value; empty components ("a=1&&b=2", a leading or
+/// trailing '&', a bare "?") are not parameters. Every query the server reads
+/// (URLs, job and variant parameter strings) is split here, so a signature
+/// covers exactly what is parsed. Throws core::Error(bad_parameter) on
+/// malformed percent-encoding or characters a query may not contain.
 QueryParams split_query(std::string_view raw_query);
 
 /// Parses decoded query pairs. `sig` is ignored (see verify_signature);

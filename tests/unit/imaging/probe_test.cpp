@@ -147,6 +147,33 @@ TEST(Verify, AcceptsEdgeCases) {
   }
 }
 
+TEST(Verify, AMultiPageTiffNeedsItsFirstPageToDecode) {
+  // 11 pages, each stored differently; libvips 8.14 decodes the first and
+  // most others, not the JPEG 2000, JBIG and subsampled YCbCr ones.
+  const auto rel = "weserv-fixtures/MultipleFormats.tif";
+  const auto p = probe_file(corpus(rel), {});
+  EXPECT_EQ(p.format, "tiff");
+  EXPECT_EQ(p.frames, 11);
+  EXPECT_EQ(p.width, 600);
+  EXPECT_EQ(p.height, 75);
+  EXPECT_NO_THROW(verify_decode(corpus(rel), p, {}));
+  EXPECT_NO_THROW((void)probe_buffer(read_all(corpus(rel)), {}));
+}
+
+TEST(Verify, ATiffCutInALaterPageIsRefused) {
+  const std::string whole = read_all(corpus("weserv-fixtures/MultipleFormats.tif"));
+  // Cut inside page 6's strip (offset 209606, 180000 bytes) and inside page 4's directory.
+  for (std::size_t size : {300'000u, 204'600u}) {
+    SCOPED_TRACE(size);
+    try {
+      (void)probe_buffer(std::string_view(whole).substr(0, size), {});
+      ADD_FAILURE() << "a TIFF cut at " << size << " bytes was accepted";
+    } catch (const core::Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::unsupported_media) << e.what();
+    }
+  }
+}
+
 TEST(Verify, DeadlineStopsALongDecode) {
   Limits limits;
   limits.max_pixels = 300'000'000;

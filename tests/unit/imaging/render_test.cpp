@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include <fstream>
+#include <tuple>
 
 #include "core/error.hpp"
 #include "core/formats.hpp"
@@ -344,6 +345,92 @@ TEST(Render, TrimRemovesUniformBorders) {
   std::filesystem::remove(tmp);
   EXPECT_EQ(r.width, 60);
   EXPECT_EQ(r.height, 40);
+}
+
+/// A temporary PNG of one solid pixel value (1 band grey, 3 RGB, ...), removed with the object.
+class SolidPng {
+ public:
+  SolidPng(int w, int h, const std::vector<double>& pixel)
+      : path_(std::filesystem::temp_directory_path() /
+              ("progimage_solid_" + std::to_string(w) + "x" + std::to_string(h) + "_" +
+               std::to_string(pixel.size()) + ".png")) {
+    vips::VImage::black(w, h)
+        .new_from_image(pixel)
+        .cast(VIPS_FORMAT_UCHAR)
+        .copy(vips::VImage::option()->set("interpretation", pixel.size() >= 3 ? VIPS_INTERPRETATION_sRGB
+                                                                              : VIPS_INTERPRETATION_B_W))
+        .pngsave(path_.c_str());
+  }
+  ~SolidPng() { std::filesystem::remove(path_); }
+  Source source() const { return {path_, probe_file(path_, {}), {}}; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST(Render, TrimLeavesAnImageItWouldEmptyOrTooSmallToTrimAsItIs) {
+  ops::TransformSpec spec;
+  spec.trim = 10;
+  for (const auto& [w, h, pixel] : std::vector<std::tuple<int, int, std::vector<double>>>{
+           {40, 30, {200, 30, 30}}, {40, 30, {90}}, {40, 30, {10, 200, 10, 0}},  // all background
+           {1, 1, {255, 0, 0}},     {2, 2, {90}},   {2, 50, {255, 0, 0}},  {50, 1, {0, 0, 255, 255}}}) {
+    SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h) + ", " + std::to_string(pixel.size()) + " bands");
+    const SolidPng png(w, h, pixel);
+    const Rendered r = render(png.source(), spec, "png", {}, {});
+    EXPECT_EQ(r.width, w);
+    EXPECT_EQ(r.height, h);
+  }
+}
+
+TEST(Render, GreyImagesTakeAColouredBackground) {
+  ops::TransformSpec orange;
+  orange.bg = ops::Color{255, 140, 0, 255};
+  // 16-bit grey + alpha, fully transparent at the left edge.
+  const auto flat = decode(render(source_of("pngsuite/bgai4a16.png"), orange, "jpeg", {}, {}).bytes);
+  ASSERT_EQ(flat.bands(), 3);
+  const auto edge = flat.getpoint(0, 16);
+  EXPECT_NEAR(edge[0], 255, 16);
+  EXPECT_NEAR(edge[1], 140, 16);
+  EXPECT_NEAR(edge[2], 0, 16);
+
+  const SolidPng grey(40, 20, {128});
+  auto padded = orange;
+  padded.width = padded.height = 40;
+  padded.fit = ops::Fit::contain;
+  const auto pad = decode(render(grey.source(), padded, "png", {}, {}).bytes);
+  EXPECT_EQ(pad.getpoint(20, 2), (std::vector<double>{255, 140, 0}));
+  EXPECT_EQ(pad.getpoint(20, 20), (std::vector<double>{128, 128, 128}));
+  auto rotated = orange;
+  rotated.rotate = 45;
+  const auto rot = decode(render(grey.source(), rotated, "png", {}, {}).bytes);
+  EXPECT_EQ(rot.getpoint(0, 0), (std::vector<double>{255, 140, 0}));
+
+  // A grey background keeps a grey image grey.
+  padded.bg = ops::Color{128, 128, 128, 255};
+  EXPECT_EQ(decode(render(grey.source(), padded, "png", {}, {}).bytes).bands(), 1);
+}
+
+TEST(Render, PageSelectsAPageOfAMultiPageTiff) {
+  const auto src = source_of("weserv-fixtures/MultipleFormats.tif");
+  ops::TransformSpec spec;
+  EXPECT_EQ(decode(render(src, spec, "png", {}, {}).bytes).bands(), 1);  // page 0: bilevel
+  spec.page = 1;                                                         // uncompressed CMYK
+  const Rendered cmyk = render(src, spec, "png", {}, {});
+  EXPECT_EQ(cmyk.width, 600);
+  EXPECT_EQ(decode(cmyk.bytes).bands(), 3);
+  // Pages libvips 8.14 cannot read, in their pixels (2: JPEG 2000 inside TIFF)
+  // or already in their header (7: subsampled YCbCr), are 422 naming the page.
+  for (int page : {2, 7}) {
+    SCOPED_TRACE(page);
+    spec.page = page;
+    try {
+      (void)render(src, spec, "png", {}, {});
+      ADD_FAILURE() << "page " << page << " rendered";
+    } catch (const core::Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::unprocessable) << e.what();
+      EXPECT_NE(std::string(e.what()).find("page " + std::to_string(page)), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Render, LimitsAreEnforced) {

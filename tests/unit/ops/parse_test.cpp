@@ -50,6 +50,19 @@ TEST(SplitQuery, DecodesInOrder) {
   EXPECT_TRUE(split_query("&").empty());
 }
 
+TEST(SplitQuery, EmptyComponentsAreNotParameters) {
+  // What URL builders leave behind: a bare '?', a leading, trailing or doubled '&'.
+  for (std::string_view raw : {"", "&", "&&&"}) EXPECT_TRUE(split_query(raw).empty()) << raw;
+  const QueryParams w_and_h = {{"w", "10"}, {"h", "5"}};
+  for (std::string_view raw : {"w=10&h=5&", "&w=10&h=5", "w=10&&h=5", "&&w=10&&&h=5&&"})
+    EXPECT_EQ(split_query(raw), w_and_h) << raw;
+  EXPECT_EQ(q("w=10&&h=5&"), q("w=10&h=5"));
+  // An empty name with '=' is a parameter, and not one we know.
+  EXPECT_EQ(split_query("=1"), (QueryParams{{"", "1"}}));
+  EXPECT_EQ(split_query("w=10&="), (QueryParams{{"w", "10"}, {"", ""}}));
+  expect_rejected("w=10&=1", "unknown parameter \"\"");
+}
+
 TEST(SplitQuery, RejectsMalformedEncoding) {
   for (std::string_view bad : {"w=%zz", "w=%2", "w=%", "a b=1", "w=1#frag"}) {
     try {
