@@ -70,9 +70,12 @@ enum class ItemKind {
   url,      // a remote URL (bulk job)
   variant,  // a preset variant of a stored image (no job row)
 };
+std::string_view item_kind_name(ItemKind k) noexcept;
+std::optional<ItemKind> parse_item_kind(std::string_view s) noexcept;
 /// done and failed are final; cancelled items were dropped before they started.
 enum class ItemStatus { queued, running, done, failed, cancelled };
 std::string_view item_status_name(ItemStatus s) noexcept;
+std::optional<ItemStatus> parse_item_status(std::string_view s) noexcept;
 
 /// A bulk job as submitted. The spec is shared by all its items.
 struct JobSpec {
