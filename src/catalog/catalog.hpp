@@ -263,6 +263,13 @@ class Catalog {
   /// up (failed) when neither.
   virtual void record_callback(const std::string& job_id, bool delivered, std::optional<std::int64_t> retry_at_ms) = 0;
 
+  // ---- settings -------------------------------------------------------------
+
+  /// The stored value of `name`. When there is none, stores `value_if_absent`
+  /// first (durably) and returns it. Atomic: every caller on one database, in
+  /// any process, gets the value of the first one.
+  virtual std::string setting(const std::string& name, const std::string& value_if_absent) = 0;
+
   /// Aggregates for /v1/stats; uploads per day cover the days from `since_day` (unix seconds).
   virtual CatalogStats stats(std::int64_t since_day) = 0;
 

@@ -810,6 +810,23 @@ void SqliteCatalog::record_callback(const std::string& job_id, bool delivered,
   });
 }
 
+// ---- settings --------------------------------------------------------------
+
+std::string SqliteCatalog::setting(const std::string& name, const std::string& value_if_absent) {
+  // One write transaction: of two processes asking at once, the second waits
+  // for the first's commit and then reads its value.
+  return write(Durability::full, [&](Connection& w) {
+    {
+      auto s = w.cached("INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING");
+      s->bind(1, name).bind(2, value_if_absent).run();
+    }
+    auto s = w.cached("SELECT value FROM settings WHERE name = ?1");
+    s->bind(1, name);
+    s->step();
+    return s->text(0);
+  });
+}
+
 // ---- stats and health ------------------------------------------------------
 
 CatalogStats SqliteCatalog::stats(std::int64_t since_day) {

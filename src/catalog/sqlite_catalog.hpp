@@ -81,6 +81,8 @@ class SqliteCatalog final : public Catalog {
   std::vector<CallbackDue> claim_callbacks(int max, std::int64_t lease_ms, std::int64_t now_ms) override;
   void record_callback(const std::string& job_id, bool delivered, std::optional<std::int64_t> retry_at_ms) override;
 
+  std::string setting(const std::string& name, const std::string& value_if_absent) override;
+
   CatalogStats stats(std::int64_t since_day) override;
   bool healthy() override;
   /// Runs `PRAGMA integrity_check`, `PRAGMA foreign_key_check` and the

@@ -493,3 +493,22 @@ TYPED_TEST(CatalogTest, StatsCountFormatsCamerasDaysAndDedupeSavings) {
   // Only days from `since_day` count.
   EXPECT_EQ(c.stats(1700086400).uploads_per_day.size(), 1u);
 }
+
+TYPED_TEST(CatalogTest, SettingKeepsTheFirstValue) {
+  Catalog& c = this->catalog();
+  EXPECT_EQ(c.setting("callback_secret", "first"), "first");
+  EXPECT_EQ(c.setting("callback_secret", "second"), "first");
+  EXPECT_EQ(c.setting("callback_secret", ""), "first");
+  EXPECT_EQ(c.setting("other", ""), "");  // names are apart; an empty value is a value
+  EXPECT_EQ(c.setting("other", "x"), "");
+  EXPECT_EQ(c.setting("callback_secret", "third"), "first");
+}
+
+// Callers that ask at the same moment with different defaults all get the
+// value of one of them.
+TYPED_TEST(CatalogTest, SettingIsAgreedByConcurrentCallers) {
+  Catalog& c = this->catalog();
+  const auto values = run_together(8, [&](int t) { return c.setting("secret", "value " + std::to_string(t)); });
+  EXPECT_EQ(std::set<std::string>(values.begin(), values.end()).size(), 1u);
+  EXPECT_EQ(c.setting("secret", "late"), values[0]);
+}

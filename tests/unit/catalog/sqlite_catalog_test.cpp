@@ -64,15 +64,15 @@ TEST(SqliteCatalog, CreatesDatabaseAtTheLatestSchemaVersion) {
   {
     SqliteCatalog c(dir.db());
     EXPECT_TRUE(fs::exists(dir.db()));
-    EXPECT_EQ(c.schema_version(), 3);
-    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 3);
+    EXPECT_EQ(c.schema_version(), 4);
+    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 4);
     EXPECT_TRUE(c.healthy());
     EXPECT_EQ(c.integrity_check(), "ok");
   }
   SqliteCatalog again(dir.db());  // reopening applies nothing twice
-  EXPECT_EQ(again.schema_version(), 3);
+  EXPECT_EQ(again.schema_version(), 4);
   RawDb raw(dir.db());
-  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "3");
+  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "4");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
 }
 
@@ -202,4 +202,31 @@ TEST(SqliteCatalog, JobTablesArriveWithMigrationTwo) {
   RawDb raw(dir.db());
   EXPECT_EQ(raw.text("SELECT version FROM schema_version WHERE version = 2"), "2");
   EXPECT_EQ(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('jobs', 'job_items', 'image_variants')"), "3");
+}
+
+TEST(SqliteCatalog, SettingSurvivesReopen) {
+  TempDir dir;
+  {
+    SqliteCatalog c(dir.db());
+    EXPECT_EQ(c.setting("callback_secret", "s3cret"), "s3cret");
+  }
+  SqliteCatalog reopened(dir.db());
+  EXPECT_EQ(reopened.setting("callback_secret", "another"), "s3cret");
+  RawDb raw(dir.db());
+  EXPECT_EQ(raw.text("SELECT value FROM settings WHERE name = 'callback_secret'"), "s3cret");
+}
+
+// Several catalogs on one file (each with its own connections, as separate
+// processes have) ask for the same setting at once: all get one value.
+TEST(SqliteCatalog, SettingIsAgreedByCatalogsOnOneFile) {
+  TempDir dir;
+  constexpr int kCatalogs = 4;
+  std::vector<std::unique_ptr<SqliteCatalog>> catalogs;
+  for (int k = 0; k < kCatalogs; ++k) catalogs.push_back(std::make_unique<SqliteCatalog>(dir.db()));
+  for (int round = 0; round < 10; ++round) {
+    const std::string name = "secret " + std::to_string(round);
+    const auto values =
+        run_together(kCatalogs, [&](int k) { return catalogs[k]->setting(name, "from catalog " + std::to_string(k)); });
+    EXPECT_EQ(std::set<std::string>(values.begin(), values.end()).size(), 1u) << "round " << round;
+  }
 }
