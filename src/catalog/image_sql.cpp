@@ -1,5 +1,7 @@
 #include "catalog/image_sql.hpp"
 
+#include <algorithm>
+
 #include "catalog/cursor.hpp"
 #include "core/tags.hpp"
 
@@ -26,6 +28,9 @@ std::string image_conditions(const ImageQuery& query, SqlArgs& args) {
     sql += " AND EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.tag IN (";
     for (std::size_t k = 0; k < tags.size(); ++k) sql += (k ? ", " : "") + args.add(tags[k]);
     sql += "))";
+  } else if (std::any_of(query.tags.begin(), query.tags.end(),
+                         [](const std::string& t) { return core::normalize_tag(t).size() > core::kMaxTagBytes; })) {
+    sql += " AND FALSE";  // it asks only for tags too long for any image to have
   }
   if (!query.format.empty()) sql += " AND i.format = " + args.add(lower_ascii(query.format));
   if (!query.camera.empty()) sql += " AND " + dialect.equals_ignoring_case("i.camera_model", args.add(query.camera));

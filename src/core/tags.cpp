@@ -84,16 +84,19 @@ bool is_hashtag_byte(unsigned char c) { return is_ascii_alnum(c) || c == '_' || 
 
 }  // namespace
 
+std::string normalize_tag(std::string_view tag) {
+  std::string out = lower_utf8(tag);
+  const auto first = out.find_first_not_of(' ');
+  if (first == std::string::npos) return {};
+  return out.substr(first, out.find_last_not_of(' ') - first + 1);
+}
+
 std::vector<std::string> normalize_tags(const std::vector<std::string>& tags) {
   std::vector<std::string> out;
   out.reserve(tags.size());
   for (const auto& raw : tags) {
-    std::string tag = lower_utf8(raw);
-    const auto first = tag.find_first_not_of(' ');
-    if (first == std::string::npos) continue;
-    tag = tag.substr(first, tag.find_last_not_of(' ') - first + 1);
-    if (tag.size() > kMaxTagBytes) continue;
-    out.push_back(std::move(tag));
+    std::string tag = normalize_tag(raw);
+    if (!tag.empty() && tag.size() <= kMaxTagBytes) out.push_back(std::move(tag));
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -11,10 +11,13 @@ namespace progimage::core {
 /// Tags longer than this, in bytes once normalised, are dropped.
 inline constexpr std::size_t kMaxTagBytes = 100;
 
-/// Each tag lower-cased (Unicode, by glibc's C.UTF-8 tables; bytes that are
+/// One tag lower-cased (Unicode, by glibc's C.UTF-8 tables; bytes that are
 /// not valid UTF-8 are kept as they are), control characters turned into
-/// blanks, trimmed of blanks; empty tags and tags over kMaxTagBytes are
-/// dropped; the rest unique and sorted bytewise.
+/// blanks, trimmed of blanks. May be empty or longer than kMaxTagBytes.
+std::string normalize_tag(std::string_view tag);
+
+/// Each tag through normalize_tag(); empty ones and ones over kMaxTagBytes
+/// are dropped, the rest unique and sorted bytewise.
 std::vector<std::string> normalize_tags(const std::vector<std::string>& tags);
 
 /// The words of `description` that follow a '#', as written and in order:

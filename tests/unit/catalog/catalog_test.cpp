@@ -223,6 +223,9 @@ TYPED_TEST(CatalogTest, ListsNewestFirstAndFilters) {
   EXPECT_EQ(sorted(search(c, {.tags = {"beach", "city"}})), sorted({a.id, b.id}));  // OR
   EXPECT_EQ(search(c, {.tags = {"sea"}}), (std::vector<std::string>{d.id, a.id}));
   EXPECT_TRUE(search(c, {.tags = {"nothing"}}).empty());
+  EXPECT_TRUE(search(c, {.tags = {std::string(101, 'x')}}).empty());  // longer than any tag can be
+  EXPECT_EQ(search(c, {.tags = {std::string(101, 'x'), "city"}}), std::vector<std::string>{b.id});
+  EXPECT_EQ(search(c, {.tags = {" "}}).size(), 4u);  // a blank tag filters nothing
   EXPECT_EQ(search(c, {.format = "png"}), std::vector<std::string>{b.id});
   EXPECT_EQ(search(c, {.format = "PNG"}), std::vector<std::string>{b.id});
   EXPECT_EQ(search(c, {.camera = "iphone 8 plus"}), std::vector<std::string>{a.id});

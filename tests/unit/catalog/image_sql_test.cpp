@@ -70,6 +70,14 @@ TEST(ImageSql, AnEmptyQueryHasNoConditions) {
   EXPECT_EQ(args.values(), std::vector<SqlValue>{std::int64_t{51}});
 }
 
+TEST(ImageSql, OnlyOverLongTagsMatchNothing) {
+  SqlArgs args(kOther);
+  const auto sql = list_images_sql(ImageQuery{.tags = {std::string(101, 'x'), " "}}, 50, args);
+  EXPECT_TRUE(contains(sql, "WHERE TRUE AND FALSE ORDER BY")) << sql;
+  SqlArgs blank(kOther);
+  EXPECT_FALSE(contains(list_images_sql(ImageQuery{.tags = {" ", ""}}, 50, blank), "FALSE"));
+}
+
 TEST(ImageSql, AMalformedCursorIsABadParameter) {
   SqlArgs args(kOther);
   try {

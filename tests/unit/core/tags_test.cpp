@@ -5,6 +5,12 @@
 using namespace progimage::core;
 using Tags = std::vector<std::string>;
 
+TEST(NormalizeTag, LowersAndTrimsOneTagAndKeepsItsLength) {
+  EXPECT_EQ(normalize_tag("  Été\tEN Mer\n"), "été en mer");
+  EXPECT_EQ(normalize_tag(" \x01 "), "");
+  EXPECT_EQ(normalize_tag(std::string(150, 'A')), std::string(150, 'a'));  // the list drops it, not this
+}
+
 TEST(NormalizeTags, TrimsLowersDeduplicatesAndSorts) {
   Tags in = {" Beach", "sunset ", "BEACH", "", "   ", "\tsea\n", "Été", "a b"};
   EXPECT_EQ(normalize_tags(in), (Tags{"a b", "beach", "sea", "sunset", "été"}));
