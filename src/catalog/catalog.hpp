@@ -70,9 +70,12 @@ enum class ItemKind {
   url,      // a remote URL (bulk job)
   variant,  // a preset variant of a stored image (no job row)
 };
+std::string_view item_kind_name(ItemKind k) noexcept;
+std::optional<ItemKind> parse_item_kind(std::string_view s) noexcept;
 /// done and failed are final; cancelled items were dropped before they started.
 enum class ItemStatus { queued, running, done, failed, cancelled };
 std::string_view item_status_name(ItemStatus s) noexcept;
+std::optional<ItemStatus> parse_item_status(std::string_view s) noexcept;
 
 /// A bulk job as submitted. The spec is shared by all its items.
 struct JobSpec {
@@ -259,6 +262,13 @@ class Catalog {
   /// Records a delivery attempt: delivered, retried at `retry_at_ms`, or given
   /// up (failed) when neither.
   virtual void record_callback(const std::string& job_id, bool delivered, std::optional<std::int64_t> retry_at_ms) = 0;
+
+  // ---- settings -------------------------------------------------------------
+
+  /// The stored value of `name`. When there is none, stores `value_if_absent`
+  /// first (durably) and returns it. Atomic: every caller on one database, in
+  /// any process, gets the value of the first one.
+  virtual std::string setting(const std::string& name, const std::string& value_if_absent) = 0;
 
   /// Aggregates for /v1/stats; uploads per day cover the days from `since_day` (unix seconds).
   virtual CatalogStats stats(std::int64_t since_day) = 0;

@@ -4,19 +4,22 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <tuple>
+#include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
-#include <boost/json.hpp>
-
-#include "catalog/query.hpp"
+#include "catalog/cursor.hpp"
+#include "catalog/image_sql.hpp"
+#include "catalog/job_rules.hpp"
+#include "catalog/records.hpp"
 #include "catalog/sqlite_db.hpp"
+#include "catalog/sqlite_dialect.hpp"
 #include "catalog/sqlite_schema.hpp"
 #include "core/error.hpp"
-#include "core/hash.hpp"
-#include "core/id.hpp"
+#include "core/unique_fd.hpp"
+#include "core/tags.hpp"
 #include "core/time.hpp"
 
 namespace progimage::catalog {
@@ -31,59 +34,25 @@ constexpr std::size_t kMaxIdleReaders = 8;
 constexpr std::size_t kTouchBatch = 256;
 constexpr auto kTouchInterval = std::chrono::seconds(1);
 
-// The columns read_image() expects, in order; tags come back as a JSON array.
-const std::string kImageColumns =
-    "i.id, i.sha256, i.format, i.width, i.height, i.size, i.frames, i.has_alpha, i.created_at, "
-    "i.name, i.description, i.camera_make, i.camera_model, i.focus_x, i.focus_y, i.metadata_json, "
-    "(SELECT json_group_array(t.tag) FROM image_tags t WHERE t.image_id = i.id), "
-    "(SELECT json_group_object(v.name, v.status) FROM image_variants v WHERE v.image_id = i.id)";
-const std::string kSelectImageById = "SELECT " + kImageColumns + " FROM images i WHERE i.id = ?1";
-const std::string kSelectImageBySha = "SELECT " + kImageColumns + " FROM images i WHERE i.sha256 = ?1";
+/// The statements that read one image, made once (their text comes partly
+/// from the dialect).
+struct ImageSelects {
+  std::string by_id, by_sha256;
+};
 
-const std::string kDerivativeColumns =
-    "key, sha256, params, format, width, height, size, created_at, last_used_at";
-
-core::ImageRecord read_image(const Statement& s) {
-  core::ImageRecord r;
-  r.id = s.text(0);
-  r.sha256 = s.text(1);
-  r.format = s.text(2);
-  r.width = s.integer(3);
-  r.height = s.integer(4);
-  r.size = s.int64(5);
-  r.frames = s.integer(6);
-  r.has_alpha = s.int64(7) != 0;
-  r.created_at = s.int64(8);
-  r.name = s.text(9);
-  r.description = s.text(10);
-  r.camera_make = s.text(11);
-  r.camera_model = s.text(12);
-  if (!s.is_null(13) && !s.is_null(14)) r.focus = core::FocusPoint{s.real(13), s.real(14)};
-  r.metadata_json = s.text(15);
-  const auto tags = boost::json::parse(s.text(16)).as_array();
-  for (const auto& t : tags) r.tags.emplace_back(t.as_string());
-  std::sort(r.tags.begin(), r.tags.end());
-  if (!s.is_null(17)) {
-    const auto variants = boost::json::parse(s.text(17));
-    if (variants.is_object())
-      for (const auto& [name, status] : variants.as_object())
-        if (status.is_string()) r.variants[std::string(name)] = std::string(status.as_string());
-  }
-  return r;
+const ImageSelects& image_selects() {
+  static const ImageSelects selects = [] {
+    const std::string select = "SELECT " + image_columns(sqlite::dialect()) + " FROM images i WHERE ";
+    return ImageSelects{select + "i.id = ?1", select + "i.sha256 = ?1"};
+  }();
+  return selects;
 }
 
-DerivativeRecord read_derivative(const Statement& s) {
-  DerivativeRecord d;
-  d.key = s.text(0);
-  d.sha256 = s.text(1);
-  d.params = s.text(2);
-  d.format = s.text(3);
-  d.width = s.integer(4);
-  d.height = s.integer(5);
-  d.size = s.int64(6);
-  d.created_at = s.int64(7);
-  d.last_used_at = s.int64(8);
-  return d;
+void bind_all(Statement& s, const SqlArgs& args) {
+  const auto& values = args.values();
+  for (std::size_t k = 0; k < values.size(); ++k) {
+    std::visit([&](const auto& v) { s.bind(static_cast<int>(k + 1), v); }, values[k]);
+  }
 }
 
 std::optional<core::ImageRecord> load_image(Connection& c, const std::string& sql, const std::string& arg) {
@@ -93,14 +62,33 @@ std::optional<core::ImageRecord> load_image(Connection& c, const std::string& sq
   return read_image(*s);
 }
 
+bool image_exists(Connection& c, const std::string& id) {
+  auto s = c.cached("SELECT 1 FROM images WHERE id = ?1");
+  s->bind(1, id);
+  return s->step();
+}
+
+void insert_image_row(Connection& c, const core::ImageRecord& rec) {
+  auto s = c.cached(
+      "INSERT INTO images (id, sha256, format, width, height, size, frames, has_alpha, created_at,"
+      " name, description, camera_make, camera_model, focus_x, focus_y, metadata_json)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+  s->bind(1, rec.id).bind(2, rec.sha256).bind(3, rec.format).bind(4, rec.width).bind(5, rec.height);
+  s->bind(6, rec.size).bind(7, rec.frames).bind(8, rec.has_alpha ? 1 : 0).bind(9, rec.created_at);
+  s->bind(10, rec.name).bind(11, rec.description).bind(12, rec.camera_make).bind(13, rec.camera_model);
+  if (rec.focus) {
+    s->bind(14, rec.focus->x).bind(15, rec.focus->y);
+  }
+  s->bind(16, rec.metadata_json);
+  s->run();
+}
+
 void insert_tags(Connection& c, const std::string& id, const std::vector<std::string>& tags) {
   for (const auto& tag : tags) {
     auto s = c.cached("INSERT INTO image_tags (image_id, tag) VALUES (?1, ?2)");
     s->bind(1, id).bind(2, tag).run();
   }
 }
-
-constexpr int kVariantAttempts = 3;
 
 void insert_variant(Connection& c, const std::string& image_id, const std::string& name, std::int64_t now_ms) {
   {
@@ -113,46 +101,180 @@ void insert_variant(Connection& c, const std::string& image_id, const std::strin
   s->bind(1, image_id).bind(2, name).bind(3, kVariantAttempts).bind(4, now_ms).run();
 }
 
-std::string lower_ascii(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
+/// Removes the derivative index rows of one source; their keys, sorted.
+std::vector<std::string> delete_derivatives_of(Connection& c, const std::string& sha256) {
+  std::vector<std::string> keys;
+  auto s = c.cached("DELETE FROM derivatives WHERE sha256 = ?1 RETURNING key");
+  s->bind(1, sha256);
+  while (s->step()) keys.push_back(s->text(0));
+  std::sort(keys.begin(), keys.end());
+  return keys;
 }
 
-/// An FTS5 query that treats user text as plain words: each blank-separated
-/// word becomes a quoted string (its quotes doubled), so operators, columns
-/// and syntax characters are never interpreted; the words must all match.
-/// The tokenizer still stems each one, so "sunset" finds "sunsets".
-std::string fts_match_expression(std::string_view text) {
-  std::string out;
-  std::size_t i = 0;
-  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
-  while (i < text.size()) {
-    while (i < text.size() && blank(text[i])) ++i;
-    if (i == text.size()) break;
-    if (!out.empty()) out += ' ';
-    out += '"';
-    for (; i < text.size() && !blank(text[i]); ++i) {
-      if (text[i] == '"') out += '"';
-      out += text[i];
-    }
-    out += '"';
+std::int64_t total_derivative_bytes(Connection& c) {
+  auto s = c.cached("SELECT COALESCE(SUM(size), 0) FROM derivatives");
+  s->step();
+  return s->int64(0);
+}
+
+std::optional<JobRecord> load_job(Connection& c, const std::string& id) {
+  auto s = c.cached("SELECT " + kJobColumns + " FROM jobs WHERE id = ?1");
+  s->bind(1, id);
+  if (!s->step()) return std::nullopt;
+  return read_job(*s);
+}
+
+/// Counts `count` items ended in `final_status` into their job and finishes
+/// the job when none is left.
+void roll_up(Connection& c, const std::string& job_id, ItemStatus final_status, std::int64_t count,
+             std::int64_t now_ms) {
+  const std::string column(job_counter_column(final_status));
+  JobCounts counts;
+  std::optional<JobStatus> finished;
+  {
+    auto s = c.cached("UPDATE jobs SET " + column + " = " + column +
+                      " + ?2 WHERE id = ?1 RETURNING total, done, failed, cancelled, status, finished_at");
+    s->bind(1, job_id).bind(2, count);
+    if (!s->step()) return;
+    if (!s->is_null(5)) return;  // ended already
+    counts = {s->int64(0), s->int64(1), s->int64(2), s->int64(3)};
+    finished = finished_job_status(parse_job_status(s->text(4)).value_or(JobStatus::queued), counts);
   }
-  return out;
+  if (!finished) return;
+  auto s = c.cached(
+      "UPDATE jobs SET status = ?2, finished_at = ?3,"
+      " callback_state = CASE WHEN callback_url <> '' THEN 'pending' ELSE '' END, callback_next_at = ?4"
+      " WHERE id = ?1");
+  s->bind(1, job_id).bind(2, job_status_name(*finished)).bind(3, now_ms / 1000).bind(4, now_ms).run();
+}
+
+/// What an item that ended well changes beyond its own row.
+void settle_success(Connection& c, const FinishedItem& item, const std::string& derivative_key,
+                    std::int64_t now_ms) {
+  if (item.kind == ItemKind::variant) {
+    auto s = c.cached(
+        "UPDATE image_variants SET status = 'ready', derivative_key = ?3, error_code = NULL, error_message = NULL"
+        " WHERE image_id = ?1 AND name = ?2");
+    s->bind(1, item.source).bind(2, item.variant).bind(3, derivative_key).run();
+  } else if (!item.job_id.empty()) {
+    roll_up(c, item.job_id, ItemStatus::done, 1, now_ms);
+  }
+}
+
+/// What an item that failed for good changes beyond its own row.
+void settle_failure(Connection& c, const FinishedItem& item, const JobError& error, std::int64_t now_ms) {
+  if (item.kind == ItemKind::variant) {
+    auto s = c.cached(
+        "UPDATE image_variants SET status = 'failed', error_code = ?3, error_message = ?4"
+        " WHERE image_id = ?1 AND name = ?2");
+    s->bind(1, item.source).bind(2, item.variant).bind(3, error.code).bind(4, error.message).run();
+  } else if (!item.job_id.empty()) {
+    roll_up(c, item.job_id, ItemStatus::failed, 1, now_ms);
+  }
+}
+
+/// Ends the item just updated by `s` (an UPDATE ... RETURNING
+/// kFinishedItemColumns); nullopt when it matched no row (someone else ended
+/// it, or the lease moved on).
+std::optional<FinishedItem> finished_by(Statement& s) {
+  if (!s.step()) return std::nullopt;
+  return read_finished_item(s);
+}
+
+/// Items whose lease ran out by `now_ms` (their workers died or stalled), at
+/// most `max`: the ids of those with attempts left; the others fail here.
+std::vector<std::int64_t> take_expired_leases(Connection& c, int max, std::int64_t now_ms) {
+  std::vector<ClaimedItem> expired;
+  {
+    auto s = c.cached("SELECT " + kClaimedItemColumns +
+                      " FROM job_items WHERE status = 'running' AND lease_until <= ?1 ORDER BY lease_until LIMIT ?2");
+    s->bind(1, now_ms).bind(2, max);
+    while (s->step()) expired.push_back(read_claimed_item(*s));
+  }
+  std::vector<std::int64_t> runnable;
+  for (const auto& item : expired) {
+    if (item.attempts < item.max_attempts) {
+      runnable.push_back(item.id);
+      continue;
+    }
+    const JobError error = lease_expired_error(item.attempts);
+    auto s = c.cached(
+        "UPDATE job_items SET status = 'failed', finished_at = ?2, lease_owner = NULL,"
+        " error_code = ?3, error_message = ?4 WHERE id = ?1");
+    s->bind(1, item.id).bind(2, now_ms).bind(3, error.code).bind(4, error.message).run();
+    settle_failure(c, finished_item(item), error, now_ms);
+  }
+  return runnable;
+}
+
+/// One item per source of a new job; throws core::Error(bad_parameter)
+/// naming the image ids that do not exist. Returns how many.
+std::int64_t insert_listed_items(Connection& c, const JobSpec& job, const std::vector<JobSource>& sources,
+                                 std::int64_t now_ms) {
+  MissingImages missing;
+  for (const auto& src : sources) {
+    if (src.kind == ItemKind::image && !image_exists(c, src.source)) missing.add(src.source);
+  }
+  if (!missing.empty()) throw missing.error();
+  std::int64_t position = 0;
+  for (const auto& src : sources) {
+    auto s = c.cached(
+        "INSERT INTO job_items (job_id, position, kind, source, max_attempts, next_attempt_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    s->bind(1, job.id).bind(2, position).bind(3, item_kind_name(src.kind)).bind(4, src.source);
+    s->bind(5, job.max_attempts).bind(6, now_ms).run();
+    ++position;
+  }
+  return position;
+}
+
+/// One item per image that `selector` finds; returns how many.
+std::int64_t insert_found_items(Connection& c, const JobSpec& job, const ImageQuery& selector, std::int64_t now_ms) {
+  SqlArgs args(sqlite::dialect());
+  Statement s = c.prepare(insert_found_items_sql(selector, job.id, job.max_attempts, now_ms, args));
+  bind_all(s, args);
+  s.run();
+  return c.changes();
 }
 
 /// SQLite syncs the directory for its journals but not for a new database
 /// file's own entry: do it once at start, so a new catalog survives power loss.
 void sync_parent_directory(const std::filesystem::path& file) {
   const auto dir = std::filesystem::absolute(file).parent_path();
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;  // best effort: the commits themselves are already synced
-  ::fsync(fd);
-  ::close(fd);
+  core::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return;  // best effort: the commits themselves are already synced
+  ::fsync(fd.get());
 }
 
 }  // namespace
+
+// ---- writes ----------------------------------------------------------------
+//
+// One write transaction at a time, on writer_, under write_mu_. Relaxed
+// commits (queue bookkeeping, derivative touches) do not wait for the disk:
+// see sqlite::RelaxedSync. Held with write_mu_, so no other transaction runs
+// relaxed.
+
+template <class F>
+auto SqliteCatalog::write(Durability durability, F&& body) {
+  std::lock_guard lock(write_mu_);
+  return write_locked(durability, std::forward<F>(body));
+}
+
+template <class F>
+auto SqliteCatalog::write_locked(Durability durability, F&& body) {
+  std::optional<sqlite::RelaxedSync> relaxed;
+  if (durability == Durability::relaxed) relaxed.emplace(*writer_);
+  Transaction tx(*writer_, sqlite::dialect().begin_write);
+  if constexpr (std::is_void_v<std::invoke_result_t<F&, Connection&>>) {
+    body(*writer_);
+    tx.commit();
+  } else {
+    auto result = body(*writer_);
+    tx.commit();
+    return result;
+  }
+}
 
 // ---- reader pool -----------------------------------------------------------
 
@@ -208,30 +330,30 @@ SqliteCatalog::~SqliteCatalog() {
 int SqliteCatalog::latest_schema_version() noexcept { return sqlite::migrations().back().version; }
 
 void SqliteCatalog::migrate() {
-  std::lock_guard lock(write_mu_);
-  // IMMEDIATE: two processes starting on one file migrate one after the other.
-  Transaction tx(*writer_);
-  writer_->exec(
-      "CREATE TABLE IF NOT EXISTS schema_version ("
-      " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-  int current = 0;
-  {
-    auto s = writer_->cached("SELECT COALESCE(MAX(version), 0) FROM schema_version");
-    s->step();
-    current = s->integer(0);
-  }
-  if (current > latest_schema_version()) {
-    throw core::Error(core::ErrorCode::internal,
-                      "catalog: database schema version " + std::to_string(current) +
-                          " is newer than this program's " + std::to_string(latest_schema_version()));
-  }
-  for (const auto& m : sqlite::migrations()) {
-    if (m.version <= current) continue;
-    writer_->exec(m.sql);
-    auto s = writer_->cached("INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)");
-    s->bind(1, m.version).bind(2, core::unix_now()).run();
-  }
-  tx.commit();
+  // In one write transaction: two processes starting on one file migrate one
+  // after the other.
+  write(Durability::full, [](Connection& w) {
+    w.exec(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    int current = 0;
+    {
+      auto s = w.cached("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+      s->step();
+      current = s->integer(0);
+    }
+    if (current > latest_schema_version()) {
+      throw core::Error(core::ErrorCode::internal,
+                        "catalog: database schema version " + std::to_string(current) +
+                            " is newer than this program's " + std::to_string(latest_schema_version()));
+    }
+    for (const auto& m : sqlite::migrations()) {
+      if (m.version <= current) continue;
+      w.exec(m.sql);
+      auto s = w.cached("INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)");
+      s->bind(1, m.version).bind(2, core::unix_now()).run();
+    }
+  });
 }
 
 int SqliteCatalog::schema_version() {
@@ -244,174 +366,87 @@ int SqliteCatalog::schema_version() {
 // ---- images ----------------------------------------------------------------
 
 InsertResult SqliteCatalog::insert_image(const core::ImageRecord& image) {
-  core::ImageRecord rec = image;
-  if (rec.sha256.empty()) throw std::invalid_argument("catalog: image without sha256");
-  if (rec.id.empty()) rec.id = core::new_id();
-  if (rec.created_at == 0) rec.created_at = core::unix_now();
-  if (rec.metadata_json.empty()) rec.metadata_json = "{}";
-  boost::system::error_code ec;
-  auto meta = boost::json::parse(rec.metadata_json, ec);
-  if (ec || !meta.is_object()) throw std::invalid_argument("catalog: metadata_json is not a JSON object");
-  rec.tags = normalize_tags(rec.tags);
-
-  std::lock_guard lock(write_mu_);
-  Transaction tx(*writer_);
-  // Inside the write transaction, so two uploads of the same bytes cannot
-  // both miss here: the second sees the first's row.
-  if (auto existing = load_image(*writer_, kSelectImageBySha, rec.sha256)) {
-    auto saved = writer_->cached("UPDATE dedupe_savings SET uploads = uploads + 1, bytes = bytes + ?1 WHERE id = 1");
-    saved->bind(1, rec.size).run();
-    tx.commit();
-    return {std::move(*existing), true};
-  }
-  {
-    auto s = writer_->cached(
-        "INSERT INTO images (id, sha256, format, width, height, size, frames, has_alpha, created_at,"
-        " name, description, camera_make, camera_model, focus_x, focus_y, metadata_json)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
-    s->bind(1, rec.id).bind(2, rec.sha256).bind(3, rec.format).bind(4, rec.width).bind(5, rec.height);
-    s->bind(6, rec.size).bind(7, rec.frames).bind(8, rec.has_alpha ? 1 : 0).bind(9, rec.created_at);
-    s->bind(10, rec.name).bind(11, rec.description).bind(12, rec.camera_make).bind(13, rec.camera_model);
-    if (rec.focus) {
-      s->bind(14, rec.focus->x).bind(15, rec.focus->y);
+  core::ImageRecord rec = image_for_insert(image);
+  return write(Durability::full, [&](Connection& w) -> InsertResult {
+    // Inside the write transaction, so two uploads of the same bytes cannot
+    // both miss here: the second sees the first's row.
+    if (auto existing = load_image(w, image_selects().by_sha256, rec.sha256)) {
+      auto saved = w.cached("UPDATE dedupe_savings SET uploads = uploads + 1, bytes = bytes + ?1 WHERE id = 1");
+      saved->bind(1, rec.size).run();
+      return {std::move(*existing), true};
     }
-    s->bind(16, rec.metadata_json);
-    s->run();
-  }
-  insert_tags(*writer_, rec.id, rec.tags);
-  // Variants are queued in the transaction that acknowledges the upload, so
-  // a crash right after it still produces them.
-  const auto now_ms = core::unix_now_ms();
-  for (auto& [name, status] : rec.variants) {
-    status = "pending";
-    insert_variant(*writer_, rec.id, name, now_ms);
-  }
-  tx.commit();
-  return {std::move(rec), false};
+    insert_image_row(w, rec);
+    insert_tags(w, rec.id, rec.tags);
+    // Variants are queued in the transaction that acknowledges the upload, so
+    // a crash right after it still produces them.
+    const auto now_ms = core::unix_now_ms();
+    for (const auto& [name, status] : rec.variants) insert_variant(w, rec.id, name, now_ms);
+    return {std::move(rec), false};
+  });
 }
 
 std::optional<core::ImageRecord> SqliteCatalog::get_image(const std::string& id) {
   auto r = reader();
-  return load_image(*r, kSelectImageById, id);
+  return load_image(*r, image_selects().by_id, id);
 }
 
 std::optional<core::ImageRecord> SqliteCatalog::update_image(const std::string& id, const ImagePatch& patch) {
-  std::lock_guard lock(write_mu_);
-  Transaction tx(*writer_);
-  {
-    auto s = writer_->cached("SELECT 1 FROM images WHERE id = ?1");
-    s->bind(1, id);
-    if (!s->step()) return std::nullopt;
-  }
-  if (patch.description) {
-    auto s = writer_->cached("UPDATE images SET description = ?2 WHERE id = ?1");
-    s->bind(1, id).bind(2, *patch.description).run();
-  }
-  if (patch.tags) {
-    auto s = writer_->cached("DELETE FROM image_tags WHERE image_id = ?1");
-    s->bind(1, id).run();
-    insert_tags(*writer_, id, normalize_tags(*patch.tags));
-  }
-  if (patch.focus) {
-    auto s = writer_->cached("UPDATE images SET focus_x = ?2, focus_y = ?3 WHERE id = ?1");
-    s->bind(1, id);
-    if (*patch.focus) s->bind(2, (*patch.focus)->x).bind(3, (*patch.focus)->y);
-    s->run();
-  }
-  auto updated = load_image(*writer_, kSelectImageById, id);
-  tx.commit();
-  return updated;
+  return write(Durability::full, [&](Connection& w) -> std::optional<core::ImageRecord> {
+    if (!image_exists(w, id)) return std::nullopt;
+    if (patch.description) {
+      auto s = w.cached("UPDATE images SET description = ?2 WHERE id = ?1");
+      s->bind(1, id).bind(2, *patch.description).run();
+    }
+    if (patch.tags) {
+      auto s = w.cached("DELETE FROM image_tags WHERE image_id = ?1");
+      s->bind(1, id).run();
+      insert_tags(w, id, core::normalize_tags(*patch.tags));
+    }
+    if (patch.focus) {
+      auto s = w.cached("UPDATE images SET focus_x = ?2, focus_y = ?3 WHERE id = ?1");
+      s->bind(1, id);
+      if (*patch.focus) s->bind(2, (*patch.focus)->x).bind(3, (*patch.focus)->y);
+      s->run();
+    }
+    return load_image(w, image_selects().by_id, id);
+  });
 }
 
 DeleteResult SqliteCatalog::delete_image(const std::string& id) {
-  DeleteResult result;
-  std::lock_guard lock(write_mu_);
-  Transaction tx(*writer_);
-  {
-    auto s = writer_->cached("SELECT sha256 FROM images WHERE id = ?1");
-    s->bind(1, id);
-    if (!s->step()) return result;
-    result.sha256 = s->text(0);
-  }
-  result.found = true;
-  {
-    auto s = writer_->cached("DELETE FROM image_tags WHERE image_id = ?1");
-    s->bind(1, id).run();
-  }
-  {
-    auto s = writer_->cached("DELETE FROM images WHERE id = ?1");
-    s->bind(1, id).run();
-  }
-  {
-    auto s = writer_->cached("SELECT EXISTS (SELECT 1 FROM images WHERE sha256 = ?1)");
-    s->bind(1, result.sha256);
-    s->step();
-    result.blob_unreferenced = s->int64(0) == 0;
-  }
-  // Derivatives belong to the source bytes: they go with the last image that
-  // uses them (sha256 is unique today, so that is always this one).
-  if (result.blob_unreferenced) {
-    auto s = writer_->cached("DELETE FROM derivatives WHERE sha256 = ?1 RETURNING key");
-    s->bind(1, result.sha256);
-    while (s->step()) result.derivative_keys.push_back(s->text(0));
-    std::sort(result.derivative_keys.begin(), result.derivative_keys.end());
-  }
-  tx.commit();
-  return result;
-}
-
-namespace {
-
-using SqlValue = std::variant<std::int64_t, std::string>;
-
-/// Appends `v` to the arguments and returns its placeholder.
-std::string add_arg(std::vector<SqlValue>& args, SqlValue v) {
-  args.push_back(std::move(v));
-  return "?" + std::to_string(args.size());
-}
-
-void bind_all(Statement& s, const std::vector<SqlValue>& args) {
-  for (std::size_t k = 0; k < args.size(); ++k) {
-    std::visit([&](const auto& v) { s.bind(static_cast<int>(k + 1), v); }, args[k]);
-  }
-}
-
-}  // namespace
-
-/// The search conditions of `query` on images `i`, as " AND ..." clauses
-/// (the cursor and the limit are left to the caller).
-std::string SqliteCatalog::image_filter(const ImageQuery& query, std::vector<SqlValue>& args) {
-  auto arg = [&args](SqlValue v) { return add_arg(args, std::move(v)); };
-  std::string sql;
-  if (auto match = fts_match_expression(query.text); !match.empty()) {
-    sql += " AND i.seq IN (SELECT rowid FROM images_fts WHERE images_fts MATCH " + arg(match) + ")";
-  }
-  if (auto tags = normalize_tags(query.tags); !tags.empty()) {
-    sql += " AND EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.tag IN (";
-    for (std::size_t k = 0; k < tags.size(); ++k) sql += (k ? ", " : "") + arg(tags[k]);
-    sql += "))";
-  }
-  if (!query.format.empty()) sql += " AND i.format = " + arg(lower_ascii(query.format));
-  if (!query.camera.empty()) sql += " AND i.camera_model = " + arg(query.camera) + " COLLATE NOCASE";
-  if (query.from) sql += " AND i.created_at >= " + arg(*query.from);
-  if (query.to) sql += " AND i.created_at <= " + arg(*query.to);
-  return sql;
+  return write(Durability::full, [&](Connection& w) {
+    DeleteResult result;
+    {
+      auto s = w.cached("SELECT sha256 FROM images WHERE id = ?1");
+      s->bind(1, id);
+      if (!s->step()) return result;
+      result.sha256 = s->text(0);
+    }
+    result.found = true;
+    {
+      auto s = w.cached("DELETE FROM image_tags WHERE image_id = ?1");
+      s->bind(1, id).run();
+    }
+    {
+      auto s = w.cached("DELETE FROM images WHERE id = ?1");
+      s->bind(1, id).run();
+    }
+    {
+      auto s = w.cached("SELECT EXISTS (SELECT 1 FROM images WHERE sha256 = ?1)");
+      s->bind(1, result.sha256);
+      s->step();
+      result.blob_unreferenced = s->int64(0) == 0;
+    }
+    // Derivatives belong to the source bytes: they go with the last image that
+    // uses them (sha256 is unique today, so that is always this one).
+    if (result.blob_unreferenced) result.derivative_keys = delete_derivatives_of(w, result.sha256);
+    return result;
+  });
 }
 
 ImagePage SqliteCatalog::list_images(const ImageQuery& query) {
-  std::vector<SqlValue> args;
-  auto arg = [&args](SqlValue v) { return add_arg(args, std::move(v)); };
-  std::string sql = "SELECT " + kImageColumns + " FROM images i WHERE 1" + image_filter(query, args);
-  if (!query.cursor.empty()) {
-    auto pos = decode_cursor(query.cursor);
-    if (!pos) throw core::Error(core::ErrorCode::bad_parameter, "invalid cursor");
-    // Keyset paging: rows inserted meanwhile land before the cursor (they are
-    // newer) or keep their place, so pages neither repeat nor skip a row.
-    sql += " AND (i.created_at, i.id) < (" + arg(pos->created_at) + ", " + arg(pos->id) + ")";
-  }
   const int limit = clamp_limit(query.limit);
-  sql += " ORDER BY i.created_at DESC, i.id DESC LIMIT " + arg(std::int64_t{limit} + 1);
-
+  SqlArgs args(sqlite::dialect());
+  const std::string sql = list_images_sql(query, limit, args);
   auto r = reader();
   Statement s = r->prepare(sql);
   bind_all(s, args);
@@ -449,44 +484,18 @@ std::optional<DerivativeRecord> SqliteCatalog::get_derivative(const std::string&
 }
 
 void SqliteCatalog::put_derivative(const DerivativeRecord& d) {
-  std::lock_guard lock(write_mu_);
-  auto s = writer_->cached(
-      "INSERT INTO derivatives (" + kDerivativeColumns +
-      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-      " ON CONFLICT (key) DO UPDATE SET sha256 = excluded.sha256, params = excluded.params,"
-      " format = excluded.format, width = excluded.width, height = excluded.height, size = excluded.size,"
-      " created_at = excluded.created_at, last_used_at = excluded.last_used_at");
-  s->bind(1, d.key).bind(2, d.sha256).bind(3, d.params).bind(4, d.format).bind(5, d.width);
-  s->bind(6, d.height).bind(7, d.size).bind(8, d.created_at).bind(9, d.last_used_at);
-  s->run();
+  write(Durability::full, [&](Connection& w) {
+    auto s = w.cached(
+        "INSERT INTO derivatives (" + kDerivativeColumns +
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        " ON CONFLICT (key) DO UPDATE SET sha256 = excluded.sha256, params = excluded.params,"
+        " format = excluded.format, width = excluded.width, height = excluded.height, size = excluded.size,"
+        " created_at = excluded.created_at, last_used_at = excluded.last_used_at");
+    s->bind(1, d.key).bind(2, d.sha256).bind(3, d.params).bind(4, d.format).bind(5, d.width);
+    s->bind(6, d.height).bind(7, d.size).bind(8, d.created_at).bind(9, d.last_used_at);
+    s->run();
+  });
 }
-
-namespace {
-
-/// Commits of queue bookkeeping (claims, completions, failures, callback
-/// state) and of derivative touches do not wait for the disk: in WAL mode `synchronous=NORMAL` survives
-/// a process crash and, after a power loss, can only forget the latest of
-/// them, which makes some items run again (their results are idempotent). The
-/// next fully synced commit (an upload, a job) syncs them too, in order.
-/// Held with write_mu_, so no other transaction runs relaxed.
-class RelaxedSync {
- public:
-  explicit RelaxedSync(Connection& c) : c_(c) { c_.exec("PRAGMA synchronous=NORMAL"); }
-  ~RelaxedSync() {
-    try {
-      c_.exec("PRAGMA synchronous=FULL");
-    } catch (...) {
-      // Cannot fail outside a transaction; nothing more to do if it did.
-    }
-  }
-  RelaxedSync(const RelaxedSync&) = delete;
-  RelaxedSync& operator=(const RelaxedSync&) = delete;
-
- private:
-  Connection& c_;
-};
-
-}  // namespace
 
 void SqliteCatalog::touch_derivative(const std::string& key, std::int64_t now) {
   // A cache hit must not cost an fsync'ed commit: touches are merged in
@@ -505,9 +514,9 @@ void SqliteCatalog::flush_touches(bool wait) {
   // A hit calls this on an I/O thread: it must not queue behind an upload's
   // fsynced commit, so it gives up when the writer is busy (the touches stay
   // buffered for the next try).
-  std::unique_lock write(write_mu_, std::defer_lock);
-  if (wait) write.lock();
-  else if (!write.try_lock()) return;
+  std::unique_lock write_lock(write_mu_, std::defer_lock);
+  if (wait) write_lock.lock();
+  else if (!write_lock.try_lock()) return;
   std::unordered_map<std::string, std::int64_t> batch;
   {
     std::lock_guard lock(touch_mu_);
@@ -516,13 +525,13 @@ void SqliteCatalog::flush_touches(bool wait) {
   }
   if (batch.empty()) return;
   try {
-    RelaxedSync relaxed(*writer_);  // "last used" times are hints: no fsync for them
-    Transaction tx(*writer_);
-    for (const auto& [key, when] : batch) {
-      auto s = writer_->cached("UPDATE derivatives SET last_used_at = MAX(last_used_at, ?2) WHERE key = ?1");
-      s->bind(1, key).bind(2, when).run();
-    }
-    tx.commit();
+    // "Last used" times are hints: no fsync for them.
+    write_locked(Durability::relaxed, [&](Connection& w) {
+      for (const auto& [key, when] : batch) {
+        auto s = w.cached("UPDATE derivatives SET last_used_at = MAX(last_used_at, ?2) WHERE key = ?1");
+        s->bind(1, key).bind(2, when).run();
+      }
+    });
   } catch (...) {
     std::lock_guard lock(touch_mu_);
     for (const auto& [key, when] : batch) {
@@ -546,272 +555,83 @@ std::vector<DerivativeRecord> SqliteCatalog::list_derivatives(const std::string&
 }
 
 std::vector<std::string> SqliteCatalog::remove_derivatives(const std::string& sha256) {
-  std::vector<std::string> keys;
-  std::lock_guard lock(write_mu_);
-  auto s = writer_->cached("DELETE FROM derivatives WHERE sha256 = ?1 RETURNING key");
-  s->bind(1, sha256);
-  while (s->step()) keys.push_back(s->text(0));
-  std::sort(keys.begin(), keys.end());
-  return keys;
+  return write(Durability::full, [&](Connection& w) { return delete_derivatives_of(w, sha256); });
 }
 
 std::int64_t SqliteCatalog::derivative_bytes() {
   auto r = reader();
-  auto s = r->cached("SELECT COALESCE(SUM(size), 0) FROM derivatives");
-  s->step();
-  return s->int64(0);
+  return total_derivative_bytes(*r);
 }
 
 std::vector<std::string> SqliteCatalog::evict_derivatives(std::int64_t budget) {
   flush_touches();  // so that recent hits count
   budget = std::max<std::int64_t>(budget, 0);
-  std::vector<std::string> evicted;
-  std::lock_guard lock(write_mu_);
-  Transaction tx(*writer_);
-  std::int64_t total = 0;
-  {
-    auto s = writer_->cached("SELECT COALESCE(SUM(size), 0) FROM derivatives");
-    s->step();
-    total = s->int64(0);
-  }
-  if (total > budget) {
-    auto s = writer_->cached("SELECT key, size FROM derivatives ORDER BY last_used_at, created_at, key");
-    while (total > budget && s->step()) {
-      evicted.push_back(s->text(0));
-      total -= s->int64(1);
+  return write(Durability::full, [&](Connection& w) {
+    std::vector<std::string> evicted;
+    std::int64_t total = total_derivative_bytes(w);
+    if (total > budget) {
+      auto s = w.cached("SELECT key, size FROM derivatives ORDER BY last_used_at, created_at, key");
+      while (total > budget && s->step()) {
+        evicted.push_back(s->text(0));
+        total -= s->int64(1);
+      }
     }
-  }
-  for (const auto& key : evicted) {
-    auto s = writer_->cached("DELETE FROM derivatives WHERE key = ?1");
-    s->bind(1, key).run();
-  }
-  tx.commit();
-  return evicted;
+    for (const auto& key : evicted) {
+      auto s = w.cached("DELETE FROM derivatives WHERE key = ?1");
+      s->bind(1, key).run();
+    }
+    return evicted;
+  });
 }
 
 // ---- variants --------------------------------------------------------------
 
 std::optional<VariantState> SqliteCatalog::get_variant(const std::string& image_id, const std::string& name) {
   auto r = reader();
-  auto s = r->cached(
-      "SELECT status, derivative_key, error_code, error_message FROM image_variants"
-      " WHERE image_id = ?1 AND name = ?2");
+  auto s = r->cached("SELECT " + kVariantColumns + " FROM image_variants WHERE image_id = ?1 AND name = ?2");
   s->bind(1, image_id).bind(2, name);
   if (!s->step()) return std::nullopt;
-  VariantState v{s->text(0), s->text(1), std::nullopt};
-  if (!s->is_null(2)) v.error = JobError{s->text(2), s->text(3)};
-  return v;
+  return read_variant(*s);
 }
 
 bool SqliteCatalog::queue_variant(const std::string& image_id, const std::string& name) {
-  std::lock_guard lock(write_mu_);
-  Transaction tx(*writer_);
-  {
-    auto s = writer_->cached("SELECT 1 FROM images WHERE id = ?1");
-    s->bind(1, image_id);
-    if (!s->step()) return false;
-  }
-  {
-    auto s = writer_->cached("SELECT 1 FROM image_variants WHERE image_id = ?1 AND name = ?2");
-    s->bind(1, image_id).bind(2, name);
-    if (s->step()) return true;
-  }
-  insert_variant(*writer_, image_id, name, core::unix_now_ms());
-  tx.commit();
-  return true;
+  return write(Durability::full, [&](Connection& w) {
+    if (!image_exists(w, image_id)) return false;
+    {
+      auto s = w.cached("SELECT 1 FROM image_variants WHERE image_id = ?1 AND name = ?2");
+      s->bind(1, image_id).bind(2, name);
+      if (s->step()) return true;
+    }
+    insert_variant(w, image_id, name, core::unix_now_ms());
+    return true;
+  });
 }
 
 // ---- job queue -------------------------------------------------------------
 
-namespace {
-
-/// What an item-finishing `UPDATE ... RETURNING COALESCE(job_id, ''), kind,
-/// source, variant` returns: where the outcome must be rolled up.
-struct FinishedItem {
-  std::string job_id, kind, source, variant;
-};
-
-/// The finished item, or nullopt when the UPDATE matched no row (someone
-/// else finished it, or the lease moved on).
-std::optional<FinishedItem> finished_item(Statement& s) {
-  if (!s.step()) return std::nullopt;
-  return FinishedItem{s.text(0), s.text(1), s.text(2), s.text(3)};
-}
-
-const std::string kJobColumns =
-    "id, status, params, format, store, max_attempts, total, done, failed, cancelled, created_at, finished_at,"
-    " callback_url, callback_state, callback_attempts";
-
-JobRecord read_job(const Statement& s) {
-  JobRecord j;
-  j.id = s.text(0);
-  j.spec.id = j.id;
-  j.status = parse_job_status(s.text(1)).value_or(JobStatus::queued);
-  j.spec.params = s.text(2);
-  j.spec.format = s.text(3);
-  j.spec.store = s.int64(4) != 0;
-  j.spec.max_attempts = s.integer(5);
-  j.total = s.int64(6);
-  j.done = s.int64(7);
-  j.failed = s.int64(8);
-  j.cancelled = s.int64(9);
-  j.created_at = s.int64(10);
-  j.spec.created_at = j.created_at;
-  if (!s.is_null(11)) j.finished_at = s.int64(11);
-  j.spec.callback_url = s.text(12);
-  j.callback_state = s.text(13);
-  return j;
-}
-
-std::string_view kind_name(ItemKind k) {
-  switch (k) {
-    case ItemKind::image: return "image";
-    case ItemKind::url: return "url";
-    case ItemKind::variant: return "variant";
-  }
-  return "image";
-}
-
-ItemKind parse_kind(std::string_view k) {
-  if (k == "url") return ItemKind::url;
-  if (k == "variant") return ItemKind::variant;
-  return ItemKind::image;
-}
-
-ItemStatus parse_item_status(std::string_view s) {
-  for (auto st : {ItemStatus::queued, ItemStatus::running, ItemStatus::done, ItemStatus::failed,
-                  ItemStatus::cancelled})
-    if (item_status_name(st) == s) return st;
-  return ItemStatus::queued;
-}
-
-std::optional<JobRecord> load_job(Connection& c, const std::string& id) {
-  auto s = c.cached("SELECT " + kJobColumns + " FROM jobs WHERE id = ?1");
-  s->bind(1, id);
-  if (!s->step()) return std::nullopt;
-  return read_job(*s);
-}
-
-/// Result cursors are the position of the last item shown.
-std::string encode_position(std::int64_t position) {
-  return core::base64_encode("p" + std::to_string(position), true, false);
-}
-
-std::optional<std::int64_t> decode_position(std::string_view cursor) {
-  auto text = core::base64_decode(cursor);
-  if (!text || text->size() < 2 || text->size() > 20 || (*text)[0] != 'p') return std::nullopt;
-  std::int64_t v = 0;
-  for (std::size_t i = 1; i < text->size(); ++i) {
-    char ch = (*text)[i];
-    if (ch < '0' || ch > '9') return std::nullopt;
-    v = v * 10 + (ch - '0');
-  }
-  return v;
-}
-
-}  // namespace
-
-void SqliteCatalog::roll_up(const std::string& job_id, ItemStatus final_status, std::int64_t count,
-                            std::int64_t now_ms) {
-  const char* column = final_status == ItemStatus::done     ? "done"
-                       : final_status == ItemStatus::failed ? "failed"
-                                                            : "cancelled";
-  std::int64_t total = 0, done = 0, failed = 0, cancelled = 0;
-  std::string status;
-  bool finished = false;
-  {
-    auto s = writer_->cached(std::string("UPDATE jobs SET ") + column + " = " + column +
-                             " + ?2 WHERE id = ?1 RETURNING total, done, failed, cancelled, status, finished_at");
-    s->bind(1, job_id).bind(2, count);
-    if (!s->step()) return;
-    total = s->int64(0);
-    done = s->int64(1);
-    failed = s->int64(2);
-    cancelled = s->int64(3);
-    status = s->text(4);
-    finished = !s->is_null(5);
-  }
-  if (finished || done + failed + cancelled < total) return;
-  JobStatus final_job = status == "cancelled" ? JobStatus::cancelled
-                        : failed == 0         ? JobStatus::completed
-                        : done == 0           ? JobStatus::failed
-                                              : JobStatus::partial;
-  auto s = writer_->cached(
-      "UPDATE jobs SET status = ?2, finished_at = ?3,"
-      " callback_state = CASE WHEN callback_url <> '' THEN 'pending' ELSE '' END, callback_next_at = ?4"
-      " WHERE id = ?1");
-  s->bind(1, job_id).bind(2, job_status_name(final_job)).bind(3, now_ms / 1000).bind(4, now_ms).run();
-}
-
 JobRecord SqliteCatalog::create_job(const JobSpec& spec, const std::vector<JobSource>& sources,
                                     const std::optional<ImageQuery>& selector) {
-  JobSpec js = spec;
-  if (js.id.empty()) js.id = core::new_id();
   const auto now_ms = core::unix_now_ms();
-  if (js.created_at == 0) js.created_at = now_ms / 1000;
-  if (js.max_attempts < 1) js.max_attempts = 1;
-
-  std::lock_guard lock(write_mu_);
-  Transaction tx(*writer_);
-  {
-    auto s = writer_->cached(
-        "INSERT INTO jobs (id, params, format, store, max_attempts, created_at, callback_url)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    s->bind(1, js.id).bind(2, js.params).bind(3, js.format).bind(4, js.store ? 1 : 0).bind(5, js.max_attempts);
-    s->bind(6, js.created_at).bind(7, js.callback_url).run();
-  }
-  std::int64_t total = 0;
-  if (selector) {
-    // The search runs inside the transaction: the job gets exactly the images
+  const JobSpec js = job_spec_for_insert(spec, now_ms);
+  return write(Durability::full, [&](Connection& w) {
+    {
+      auto s = w.cached(
+          "INSERT INTO jobs (id, params, format, store, max_attempts, created_at, callback_url)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      s->bind(1, js.id).bind(2, js.params).bind(3, js.format).bind(4, js.store ? 1 : 0).bind(5, js.max_attempts);
+      s->bind(6, js.created_at).bind(7, js.callback_url).run();
+    }
+    // A search runs inside the transaction: the job gets exactly the images
     // that existed when it was created, newest first like the list.
-    std::vector<SqlValue> args;
-    std::string filter = image_filter(*selector, args);
-    const auto job = add_arg(args, js.id);
-    const auto attempts = add_arg(args, std::int64_t{js.max_attempts});
-    const auto due = add_arg(args, now_ms);
-    Statement s = writer_->prepare(
-        "INSERT INTO job_items (job_id, position, kind, source, max_attempts, next_attempt_at)"
-        " SELECT " + job + ", ROW_NUMBER() OVER (ORDER BY i.created_at DESC, i.id DESC) - 1, 'image', i.id, " +
-        attempts + ", " + due + " FROM images i WHERE 1" + filter);
-    bind_all(s, args);
-    s.run();
-    total = writer_->changes();
-  } else {
-    std::vector<std::string> missing;
-    std::size_t missing_count = 0;
-    for (const auto& src : sources) {
-      if (src.kind != ItemKind::image) continue;
-      auto s = writer_->cached("SELECT 1 FROM images WHERE id = ?1");
-      s->bind(1, src.source);
-      if (!s->step()) {
-        if (missing.size() < 10) missing.push_back(src.source);
-        ++missing_count;
-      }
+    const std::int64_t total =
+        selector ? insert_found_items(w, js, *selector, now_ms) : insert_listed_items(w, js, sources, now_ms);
+    {
+      auto s = w.cached("UPDATE jobs SET total = ?2 WHERE id = ?1");
+      s->bind(1, js.id).bind(2, total).run();
     }
-    if (!missing.empty()) {
-      std::string msg = "unknown image id";
-      msg += missing_count > 1 ? "s: " : ": ";
-      for (std::size_t k = 0; k < missing.size(); ++k) msg += (k ? ", " : "") + missing[k];
-      if (missing_count > missing.size()) msg += " (and " + std::to_string(missing_count - missing.size()) + " more)";
-      throw core::Error(core::ErrorCode::bad_parameter, msg);
-    }
-    for (const auto& src : sources) {
-      auto s = writer_->cached(
-          "INSERT INTO job_items (job_id, position, kind, source, max_attempts, next_attempt_at)"
-          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-      s->bind(1, js.id).bind(2, total).bind(3, kind_name(src.kind)).bind(4, src.source).bind(5, js.max_attempts);
-      s->bind(6, now_ms).run();
-      ++total;
-    }
-  }
-  {
-    auto s = writer_->cached("UPDATE jobs SET total = ?2 WHERE id = ?1");
-    s->bind(1, js.id).bind(2, total).run();
-  }
-  if (total == 0) roll_up(js.id, ItemStatus::done, 0, now_ms);  // nothing to do: finished at once
-  auto job = load_job(*writer_, js.id);
-  tx.commit();
-  return std::move(*job);
+    if (total == 0) roll_up(w, js.id, ItemStatus::done, 0, now_ms);  // nothing to do: finished at once
+    return std::move(*load_job(w, js.id));
+  });
 }
 
 std::optional<JobRecord> SqliteCatalog::get_job(const std::string& id) {
@@ -820,214 +640,199 @@ std::optional<JobRecord> SqliteCatalog::get_job(const std::string& id) {
 }
 
 ResultPage SqliteCatalog::job_results(const std::string& job_id, const std::string& cursor, int limit) {
-  std::int64_t after = -1;
-  if (!cursor.empty()) {
-    auto p = decode_position(cursor);
-    if (!p) throw core::Error(core::ErrorCode::bad_parameter, "invalid cursor");
-    after = *p;
-  }
+  const std::int64_t after = result_cursor_position(cursor);
   limit = clamp_limit(limit);
   ResultPage page;
   auto r = reader();
-  auto s = r->cached(
-      "SELECT position, kind, source, status, attempts, result_image_id, result_key, error_code, error_message"
-      " FROM job_items WHERE job_id = ?1 AND position > ?2 ORDER BY position LIMIT ?3");
+  auto s = r->cached("SELECT " + kItemResultColumns +
+                     " FROM job_items WHERE job_id = ?1 AND position > ?2 ORDER BY position LIMIT ?3");
   s->bind(1, job_id).bind(2, after).bind(3, std::int64_t{limit} + 1);
   while (s->step()) {
     if (page.results.size() == static_cast<std::size_t>(limit)) {
-      page.next_cursor = encode_position(page.results.back().position);
+      page.next_cursor = encode_result_cursor(page.results.back().position);
       break;
     }
-    ItemResult item;
-    item.position = s->int64(0);
-    item.kind = parse_kind(s->text(1));
-    item.source = s->text(2);
-    item.status = parse_item_status(s->text(3));
-    item.attempts = s->integer(4);
-    item.image_id = s->text(5);
-    item.derivative_key = s->text(6);
-    if (item.status == ItemStatus::failed && !s->is_null(7)) item.error = JobError{s->text(7), s->text(8)};
-    page.results.push_back(std::move(item));
+    page.results.push_back(read_item_result(*s));
   }
   return page;
 }
 
 std::optional<JobRecord> SqliteCatalog::cancel_job(const std::string& id, std::int64_t now) {
-  std::lock_guard lock(write_mu_);
-  Transaction tx(*writer_);
-  auto job = load_job(*writer_, id);
-  if (!job) return std::nullopt;
-  if (job->finished_at) return job;
-  std::int64_t dropped = 0;
-  {
-    auto s = writer_->cached(
-        "UPDATE job_items SET status = 'cancelled', finished_at = ?2, lease_owner = NULL"
-        " WHERE job_id = ?1 AND status = 'queued'");
-    s->bind(1, id).bind(2, now * 1000).run();
-    dropped = writer_->changes();
-  }
-  {
-    auto s = writer_->cached("UPDATE jobs SET status = 'cancelled' WHERE id = ?1");
-    s->bind(1, id).run();
-  }
-  roll_up(id, ItemStatus::cancelled, dropped, now * 1000);
-  job = load_job(*writer_, id);
-  tx.commit();
-  return job;
+  return write(Durability::full, [&](Connection& w) -> std::optional<JobRecord> {
+    auto job = load_job(w, id);
+    if (!job) return std::nullopt;
+    if (job->finished_at) return job;
+    std::int64_t dropped = 0;
+    {
+      auto s = w.cached(
+          "UPDATE job_items SET status = 'cancelled', finished_at = ?2, lease_owner = NULL"
+          " WHERE job_id = ?1 AND status = 'queued'");
+      s->bind(1, id).bind(2, now * 1000).run();
+      dropped = w.changes();
+    }
+    {
+      auto s = w.cached("UPDATE jobs SET status = 'cancelled' WHERE id = ?1");
+      s->bind(1, id).run();
+    }
+    roll_up(w, id, ItemStatus::cancelled, dropped, now * 1000);
+    return load_job(w, id);
+  });
 }
 
 std::vector<ClaimedItem> SqliteCatalog::claim_items(const std::string& worker, int max, std::int64_t lease_ms,
                                                     std::int64_t now_ms) {
-  std::vector<ClaimedItem> out;
-  if (max <= 0) return out;
-  std::lock_guard lock(write_mu_);
-  RelaxedSync relaxed(*writer_);
-  Transaction tx(*writer_);
-  std::vector<std::int64_t> ids;
-  {
+  if (max <= 0) return {};
+  return write(Durability::relaxed, [&](Connection& w) {
     // Expired leases first: their workers died or stalled.
-    std::vector<std::tuple<std::int64_t, int, int, std::string, std::string, std::string>> expired;
-    {
-      auto s = writer_->cached(
-          "SELECT id, attempts, max_attempts, COALESCE(job_id, ''), kind, source || char(10) || variant"
-          " FROM job_items WHERE status = 'running' AND lease_until <= ?1 ORDER BY lease_until LIMIT ?2");
-      s->bind(1, now_ms).bind(2, max);
-      while (s->step())
-        expired.emplace_back(s->int64(0), s->integer(1), s->integer(2), s->text(3), s->text(4), s->text(5));
+    std::vector<std::int64_t> ids = take_expired_leases(w, max, now_ms);
+    if (static_cast<int>(ids.size()) < max) {
+      auto s = w.cached(
+          "SELECT id FROM job_items WHERE status = 'queued' AND next_attempt_at <= ?1"
+          " ORDER BY next_attempt_at, id LIMIT ?2");
+      s->bind(1, now_ms).bind(2, max - static_cast<int>(ids.size()));
+      while (s->step()) ids.push_back(s->int64(0));
     }
-    for (const auto& [id, attempts, max_attempts, job_id, kind, key] : expired) {
-      if (attempts < max_attempts) {
-        ids.push_back(id);
-        continue;
+    std::vector<ClaimedItem> out;
+    for (auto id : ids) {
+      ClaimedItem item;
+      {
+        auto s = w.cached(
+            "UPDATE job_items SET status = 'running', attempts = attempts + 1, lease_owner = ?2,"
+            " lease_until = ?3, lease_token = lease_token + 1 WHERE id = ?1 RETURNING " + kClaimedItemColumns);
+        s->bind(1, id).bind(2, worker).bind(3, now_ms + lease_ms);
+        if (!s->step()) continue;
+        item = read_claimed_item(*s);
       }
-      const JobError error{"internal", "processing stopped without a result " + std::to_string(attempts) +
-                                           " times (the worker died or its lease expired)"};
-      auto s = writer_->cached(
-          "UPDATE job_items SET status = 'failed', finished_at = ?2, lease_owner = NULL,"
-          " error_code = ?3, error_message = ?4 WHERE id = ?1");
-      s->bind(1, id).bind(2, now_ms).bind(3, error.code).bind(4, error.message).run();
-      if (kind == "variant") {
-        auto nl = key.find('\n');
-        auto v = writer_->cached(
-            "UPDATE image_variants SET status = 'failed', error_code = ?3, error_message = ?4"
-            " WHERE image_id = ?1 AND name = ?2");
-        v->bind(1, key.substr(0, nl)).bind(2, key.substr(nl + 1)).bind(3, error.code).bind(4, error.message).run();
-      } else if (!job_id.empty()) {
-        roll_up(job_id, ItemStatus::failed, 1, now_ms);
+      if (!item.job_id.empty()) {
+        if (auto job = load_job(w, item.job_id)) item.spec = job->spec;
+        auto s = w.cached("UPDATE jobs SET status = 'running' WHERE id = ?1 AND status = 'queued'");
+        s->bind(1, item.job_id).run();
       }
+      out.push_back(std::move(item));
     }
-  }
-  if (static_cast<int>(ids.size()) < max) {
-    auto s = writer_->cached(
-        "SELECT id FROM job_items WHERE status = 'queued' AND next_attempt_at <= ?1"
-        " ORDER BY next_attempt_at, id LIMIT ?2");
-    s->bind(1, now_ms).bind(2, max - static_cast<int>(ids.size()));
-    while (s->step()) ids.push_back(s->int64(0));
-  }
-  for (auto id : ids) {
-    ClaimedItem item;
-    {
-      auto s = writer_->cached(
-          "UPDATE job_items SET status = 'running', attempts = attempts + 1, lease_owner = ?2,"
-          " lease_until = ?3, lease_token = lease_token + 1 WHERE id = ?1"
-          " RETURNING id, COALESCE(job_id, ''), kind, source, variant, attempts, max_attempts, lease_token");
-      s->bind(1, id).bind(2, worker).bind(3, now_ms + lease_ms);
-      if (!s->step()) continue;
-      item.id = s->int64(0);
-      item.job_id = s->text(1);
-      item.kind = parse_kind(s->text(2));
-      item.source = s->text(3);
-      item.variant = s->text(4);
-      item.attempts = s->integer(5);
-      item.max_attempts = s->integer(6);
-      item.lease_token = s->int64(7);
-    }
-    if (!item.job_id.empty()) {
-      if (auto job = load_job(*writer_, item.job_id)) item.spec = job->spec;
-      auto s = writer_->cached("UPDATE jobs SET status = 'running' WHERE id = ?1 AND status = 'queued'");
-      s->bind(1, item.job_id).run();
-    }
-    out.push_back(std::move(item));
-  }
-  tx.commit();
-  return out;
+    return out;
+  });
 }
 
 bool SqliteCatalog::complete_item(std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) {
-  std::lock_guard lock(write_mu_);
-  RelaxedSync relaxed(*writer_);
-  Transaction tx(*writer_);
-  std::optional<FinishedItem> item;
-  {
-    // Only the first completion counts, whoever holds the lease now.
-    auto s = writer_->cached(
-        "UPDATE job_items SET status = 'done', result_image_id = ?2, result_key = ?3, finished_at = ?4,"
-        " lease_owner = NULL, error_code = NULL, error_message = NULL"
-        " WHERE id = ?1 AND status IN ('queued', 'running')"
-        " RETURNING COALESCE(job_id, ''), kind, source, variant");
-    s->bind(1, item_id).bind(2, output.image_id).bind(3, output.derivative_key).bind(4, now_ms);
-    item = finished_item(*s);
-  }
-  if (!item) return false;
-  if (item->kind == "variant") {
-    auto s = writer_->cached(
-        "UPDATE image_variants SET status = 'ready', derivative_key = ?3, error_code = NULL, error_message = NULL"
-        " WHERE image_id = ?1 AND name = ?2");
-    s->bind(1, item->source).bind(2, item->variant).bind(3, output.derivative_key).run();
-  } else if (!item->job_id.empty()) {
-    roll_up(item->job_id, ItemStatus::done, 1, now_ms);
-  }
-  tx.commit();
-  return true;
+  return write(Durability::relaxed, [&](Connection& w) {
+    std::optional<FinishedItem> item;
+    {
+      // Only the first completion counts, whoever holds the lease now.
+      auto s = w.cached(
+          "UPDATE job_items SET status = 'done', result_image_id = ?2, result_key = ?3, finished_at = ?4,"
+          " lease_owner = NULL, error_code = NULL, error_message = NULL"
+          " WHERE id = ?1 AND status IN ('queued', 'running') RETURNING " + kFinishedItemColumns);
+      s->bind(1, item_id).bind(2, output.image_id).bind(3, output.derivative_key).bind(4, now_ms);
+      item = finished_by(*s);
+    }
+    if (!item) return false;
+    settle_success(w, *item, output.derivative_key, now_ms);
+    return true;
+  });
 }
 
 bool SqliteCatalog::fail_item(std::int64_t item_id, std::int64_t lease_token, const JobError& error,
                               std::optional<std::int64_t> retry_at_ms, std::int64_t now_ms) {
-  std::lock_guard lock(write_mu_);
-  RelaxedSync relaxed(*writer_);
-  Transaction tx(*writer_);
-  if (retry_at_ms) {
-    auto s = writer_->cached(
-        "UPDATE job_items SET status = 'queued', next_attempt_at = ?3, lease_owner = NULL, lease_until = 0,"
-        " error_code = ?4, error_message = ?5 WHERE id = ?1 AND lease_token = ?2 AND status = 'running'");
-    s->bind(1, item_id).bind(2, lease_token).bind(3, *retry_at_ms).bind(4, error.code).bind(5, error.message).run();
-    const bool changed = writer_->changes() > 0;
-    tx.commit();
-    return changed;
-  }
-  std::optional<FinishedItem> item;
-  {
-    auto s = writer_->cached(
-        "UPDATE job_items SET status = 'failed', finished_at = ?3, lease_owner = NULL, error_code = ?4,"
-        " error_message = ?5 WHERE id = ?1 AND lease_token = ?2 AND status = 'running'"
-        " RETURNING COALESCE(job_id, ''), kind, source, variant");
-    s->bind(1, item_id).bind(2, lease_token).bind(3, now_ms).bind(4, error.code).bind(5, error.message);
-    item = finished_item(*s);
-  }
-  if (!item) return false;
-  if (item->kind == "variant") {
-    auto s = writer_->cached(
-        "UPDATE image_variants SET status = 'failed', error_code = ?3, error_message = ?4"
-        " WHERE image_id = ?1 AND name = ?2");
-    s->bind(1, item->source).bind(2, item->variant).bind(3, error.code).bind(4, error.message).run();
-  } else if (!item->job_id.empty()) {
-    roll_up(item->job_id, ItemStatus::failed, 1, now_ms);
-  }
-  tx.commit();
-  return true;
+  return write(Durability::relaxed, [&](Connection& w) {
+    if (retry_at_ms) {
+      auto s = w.cached(
+          "UPDATE job_items SET status = 'queued', next_attempt_at = ?3, lease_owner = NULL, lease_until = 0,"
+          " error_code = ?4, error_message = ?5 WHERE id = ?1 AND lease_token = ?2 AND status = 'running'");
+      s->bind(1, item_id).bind(2, lease_token).bind(3, *retry_at_ms).bind(4, error.code).bind(5, error.message).run();
+      return w.changes() > 0;
+    }
+    std::optional<FinishedItem> item;
+    {
+      auto s = w.cached(
+          "UPDATE job_items SET status = 'failed', finished_at = ?3, lease_owner = NULL, error_code = ?4,"
+          " error_message = ?5 WHERE id = ?1 AND lease_token = ?2 AND status = 'running' RETURNING " +
+          kFinishedItemColumns);
+      s->bind(1, item_id).bind(2, lease_token).bind(3, now_ms).bind(4, error.code).bind(5, error.message);
+      item = finished_by(*s);
+    }
+    if (!item) return false;
+    settle_failure(w, *item, error, now_ms);
+    return true;
+  });
 }
 
 int SqliteCatalog::release_leases(const std::string& worker) {
-  std::lock_guard lock(write_mu_);
-  RelaxedSync relaxed(*writer_);
-  auto s = writer_->cached(
-      "UPDATE job_items SET status = 'queued', lease_owner = NULL, lease_until = 0,"
-      " attempts = MAX(attempts - 1, 0) WHERE lease_owner = ?1 AND status = 'running'");
-  s->bind(1, worker).run();
-  return static_cast<int>(writer_->changes());
+  return write(Durability::relaxed, [&](Connection& w) {
+    auto s = w.cached(
+        "UPDATE job_items SET status = 'queued', lease_owner = NULL, lease_until = 0,"
+        " attempts = MAX(attempts - 1, 0) WHERE lease_owner = ?1 AND status = 'running'");
+    s->bind(1, worker).run();
+    return static_cast<int>(w.changes());
+  });
 }
 
+QueueDepth SqliteCatalog::queue_depth() {
+  QueueDepth d;
+  auto r = reader();
+  auto s = r->cached(
+      "SELECT status, COUNT(*) FROM job_items WHERE status IN ('queued', 'running') GROUP BY status");
+  while (s->step()) {
+    if (s->text(0) == "queued") d.queued = s->int64(1);
+    else d.running = s->int64(1);
+  }
+  return d;
+}
+
+std::vector<CallbackDue> SqliteCatalog::claim_callbacks(int max, std::int64_t lease_ms, std::int64_t now_ms) {
+  return write(Durability::relaxed, [&](Connection& w) {
+    std::vector<std::pair<std::string, int>> due;
+    {
+      auto s = w.cached(
+          "SELECT id, callback_attempts FROM jobs WHERE callback_state = 'pending' AND callback_next_at <= ?1"
+          " ORDER BY callback_next_at LIMIT ?2");
+      s->bind(1, now_ms).bind(2, max);
+      while (s->step()) due.emplace_back(s->text(0), s->integer(1));
+    }
+    std::vector<CallbackDue> out;
+    for (const auto& [id, attempts] : due) {
+      auto s = w.cached("UPDATE jobs SET callback_next_at = ?2 WHERE id = ?1");
+      s->bind(1, id).bind(2, now_ms + lease_ms).run();
+      if (auto job = load_job(w, id)) out.push_back({std::move(*job), attempts});
+    }
+    return out;
+  });
+}
+
+void SqliteCatalog::record_callback(const std::string& job_id, bool delivered,
+                                    std::optional<std::int64_t> retry_at_ms) {
+  write(Durability::relaxed, [&](Connection& w) {
+    auto s = w.cached(
+        "UPDATE jobs SET callback_attempts = callback_attempts + 1, callback_state = ?2, callback_next_at = ?3"
+        " WHERE id = ?1 AND callback_state = 'pending'");
+    s->bind(1, job_id).bind(2, callback_state_after(delivered, retry_at_ms.has_value()));
+    s->bind(3, retry_at_ms.value_or(0)).run();
+  });
+}
+
+// ---- settings --------------------------------------------------------------
+
+std::string SqliteCatalog::setting(const std::string& name, const std::string& value_if_absent) {
+  // One write transaction: of two processes asking at once, the second waits
+  // for the first's commit and then reads its value.
+  return write(Durability::full, [&](Connection& w) {
+    {
+      auto s = w.cached("INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING");
+      s->bind(1, name).bind(2, value_if_absent).run();
+    }
+    auto s = w.cached("SELECT value FROM settings WHERE name = ?1");
+    s->bind(1, name);
+    s->step();
+    return s->text(0);
+  });
+}
+
+// ---- stats and health ------------------------------------------------------
+
 CatalogStats SqliteCatalog::stats(std::int64_t since_day) {
+  static const std::string uploads_per_day_sql = "SELECT " + sqlite::dialect().utc_day("created_at") +
+                                                 " AS d, COUNT(*) FROM images WHERE created_at >= ?1"
+                                                 " GROUP BY d ORDER BY d";
   CatalogStats out;
   auto r = reader();
   {
@@ -1052,9 +857,7 @@ CatalogStats SqliteCatalog::stats(std::int64_t since_day) {
     while (s->step()) out.camera_models.emplace_back(s->text(0), s->int64(1));
   }
   {
-    auto s = r->cached(
-        "SELECT date(created_at, 'unixepoch') AS d, COUNT(*) FROM images WHERE created_at >= ?1"
-        " GROUP BY d ORDER BY d");
+    auto s = r->cached(uploads_per_day_sql);
     s->bind(1, since_day);
     while (s->step()) out.uploads_per_day.emplace_back(s->text(0), s->int64(1));
   }
@@ -1070,53 +873,6 @@ CatalogStats SqliteCatalog::stats(std::int64_t since_day) {
   }
   return out;
 }
-
-QueueDepth SqliteCatalog::queue_depth() {
-  QueueDepth d;
-  auto r = reader();
-  auto s = r->cached(
-      "SELECT status, COUNT(*) FROM job_items WHERE status IN ('queued', 'running') GROUP BY status");
-  while (s->step()) {
-    if (s->text(0) == "queued") d.queued = s->int64(1);
-    else d.running = s->int64(1);
-  }
-  return d;
-}
-
-std::vector<CallbackDue> SqliteCatalog::claim_callbacks(int max, std::int64_t lease_ms, std::int64_t now_ms) {
-  std::vector<CallbackDue> out;
-  std::lock_guard lock(write_mu_);
-  RelaxedSync relaxed(*writer_);
-  Transaction tx(*writer_);
-  std::vector<std::pair<std::string, int>> due;
-  {
-    auto s = writer_->cached(
-        "SELECT id, callback_attempts FROM jobs WHERE callback_state = 'pending' AND callback_next_at <= ?1"
-        " ORDER BY callback_next_at LIMIT ?2");
-    s->bind(1, now_ms).bind(2, max);
-    while (s->step()) due.emplace_back(s->text(0), s->integer(1));
-  }
-  for (const auto& [id, attempts] : due) {
-    auto s = writer_->cached("UPDATE jobs SET callback_next_at = ?2 WHERE id = ?1");
-    s->bind(1, id).bind(2, now_ms + lease_ms).run();
-    if (auto job = load_job(*writer_, id)) out.push_back({std::move(*job), attempts});
-  }
-  tx.commit();
-  return out;
-}
-
-void SqliteCatalog::record_callback(const std::string& job_id, bool delivered,
-                                    std::optional<std::int64_t> retry_at_ms) {
-  std::lock_guard lock(write_mu_);
-  RelaxedSync relaxed(*writer_);
-  auto s = writer_->cached(
-      "UPDATE jobs SET callback_attempts = callback_attempts + 1, callback_state = ?2, callback_next_at = ?3"
-      " WHERE id = ?1 AND callback_state = 'pending'");
-  const char* state = delivered ? "delivered" : retry_at_ms ? "pending" : "failed";
-  s->bind(1, job_id).bind(2, state).bind(3, retry_at_ms.value_or(0)).run();
-}
-
-// ---- health ----------------------------------------------------------------
 
 bool SqliteCatalog::healthy() {
   try {
@@ -1144,9 +900,9 @@ std::string SqliteCatalog::integrity_check() {
     problems.push_back(e.what());
   }
   try {
-    // Compares the full-text index with the images table (rank 1).
-    std::lock_guard lock(write_mu_);
-    writer_->exec("INSERT INTO images_fts (images_fts, rank) VALUES ('integrity-check', 1)");
+    // Compares the full-text index with the images table (rank 1); writes nothing.
+    write(Durability::full,
+          [](Connection& w) { w.exec("INSERT INTO images_fts (images_fts, rank) VALUES ('integrity-check', 1)"); });
   } catch (const std::exception& e) {
     problems.push_back(std::string("full-text index: ") + e.what());
   }

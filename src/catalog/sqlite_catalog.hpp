@@ -7,10 +7,10 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
-#include <variant>
 #include <vector>
 
 #include "catalog/catalog.hpp"
+#include "catalog/dialect.hpp"
 
 namespace progimage::catalog {
 
@@ -19,7 +19,10 @@ class Connection;
 }
 
 /// Catalog over SQLite 3 in WAL mode with `synchronous=FULL`: once a write
-/// method returns, the change survives kill -9 and power loss.
+/// method returns, the change survives kill -9 and power loss. Queue
+/// bookkeeping (claims, completions, failures, callback state) commits
+/// relaxed: it survives kill -9, and a power loss may forget the latest of it
+/// (see Catalog).
 ///
 /// Threads: every method may be called from any number of threads at once.
 /// Writes go through one connection, one transaction at a time; reads use a
@@ -78,6 +81,8 @@ class SqliteCatalog final : public Catalog {
   std::vector<CallbackDue> claim_callbacks(int max, std::int64_t lease_ms, std::int64_t now_ms) override;
   void record_callback(const std::string& job_id, bool delivered, std::optional<std::int64_t> retry_at_ms) override;
 
+  std::string setting(const std::string& name, const std::string& value_if_absent) override;
+
   CatalogStats stats(std::int64_t since_day) override;
   bool healthy() override;
   /// Runs `PRAGMA integrity_check`, `PRAGMA foreign_key_check` and the
@@ -98,9 +103,13 @@ class SqliteCatalog final : public Catalog {
   class ReaderLease;
   ReaderLease reader();
   void migrate();
-  static std::string image_filter(const ImageQuery& query, std::vector<std::variant<std::int64_t, std::string>>& args);
-  /// Counts a final item into its job and finishes the job when none is left.
-  void roll_up(const std::string& job_id, ItemStatus final_status, std::int64_t count, std::int64_t now_ms);
+  /// Runs `body(writer)` in one write transaction and commits it with the
+  /// given durability; rolls back if it throws. Returns what `body` returns.
+  template <class F>
+  auto write(Durability durability, F&& body);
+  /// write() for a caller that holds write_mu_ already.
+  template <class F>
+  auto write_locked(Durability durability, F&& body);
   std::int64_t pending_touch(const std::string& key);
 
   std::filesystem::path file_;

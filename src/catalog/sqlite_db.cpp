@@ -180,4 +180,16 @@ void Transaction::commit() {
   done_ = true;
 }
 
+// ---- RelaxedSync -----------------------------------------------------------
+
+RelaxedSync::RelaxedSync(Connection& c) : c_(c) { c_.exec("PRAGMA synchronous=NORMAL"); }
+
+RelaxedSync::~RelaxedSync() {
+  try {
+    c_.exec("PRAGMA synchronous=FULL");
+  } catch (...) {
+    // Cannot fail outside a transaction; nothing more to do if it did.
+  }
+}
+
 }  // namespace progimage::catalog::sqlite

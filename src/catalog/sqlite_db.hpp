@@ -10,6 +10,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "catalog/row.hpp"
+
 struct sqlite3;
 struct sqlite3_stmt;
 
@@ -19,9 +21,9 @@ namespace progimage::catalog::sqlite {
 /// disk (worth retrying later), `internal` for anything else.
 [[noreturn]] void throw_error(sqlite3* db, int rc, std::string_view what);
 
-/// One prepared statement. Columns and parameters count from 0 and 1, as in
-/// SQLite.
-class Statement {
+/// One prepared statement; its current row is a catalog::Row. Columns and
+/// parameters count from 0 and 1, as in SQLite.
+class Statement final : public Row {
  public:
   Statement(sqlite3* db, std::string_view sql, bool persistent = false);
   ~Statement();
@@ -44,11 +46,10 @@ class Statement {
   /// Back to the start with no bindings; ends any read it holds open.
   void reset() noexcept;
 
-  bool is_null(int col) const;
-  std::int64_t int64(int col) const;
-  int integer(int col) const { return static_cast<int>(int64(col)); }
-  double real(int col) const;
-  std::string text(int col) const;
+  bool is_null(int col) const override;
+  std::int64_t int64(int col) const override;
+  double real(int col) const override;
+  std::string text(int col) const override;
 
  private:
   sqlite3* db_;
@@ -99,10 +100,10 @@ class Connection {
   std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
 };
 
-/// BEGIN … COMMIT; rolls back when destroyed without commit().
+/// `begin` … COMMIT; rolls back when destroyed without commit().
 class Transaction {
  public:
-  explicit Transaction(Connection& c, const char* begin = "BEGIN IMMEDIATE");
+  Transaction(Connection& c, const char* begin);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -111,6 +112,21 @@ class Transaction {
  private:
   Connection& c_;
   bool done_ = false;
+};
+
+/// `synchronous=NORMAL` while it lives, then FULL again: in WAL mode a commit
+/// then survives a crash of the process but not always a power loss, which
+/// may forget the latest such commits; the next FULL commit syncs them too,
+/// in order. Set outside a transaction (SQLite refuses it inside one).
+class RelaxedSync {
+ public:
+  explicit RelaxedSync(Connection& c);
+  ~RelaxedSync();
+  RelaxedSync(const RelaxedSync&) = delete;
+  RelaxedSync& operator=(const RelaxedSync&) = delete;
+
+ private:
+  Connection& c_;
 };
 
 }  // namespace progimage::catalog::sqlite

@@ -144,10 +144,20 @@ CREATE TABLE dedupe_savings (
 INSERT INTO dedupe_savings (id) VALUES (1);
 )sql";
 
+// Version 4: named settings the program keeps for itself (e.g. the secret
+// that signs callbacks when none is configured).
+constexpr const char* kV4 = R"sql(
+CREATE TABLE settings (
+  name  TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
     {3, kV3},
+    {4, kV4},
 };
 
 }  // namespace

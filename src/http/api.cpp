@@ -21,7 +21,7 @@ ops::TransformSpec RouteContext::signed_spec(const Request& req, bool converting
   bool transforms = converting;
   ops::QueryParams params;
   for (const auto& kv : req.query) {
-    if (kv.first == "sig" || kv.first == ignored) continue;
+    if (kv.first == "sig" || (!ignored.empty() && kv.first == ignored)) continue;
     if (ops::is_transform_parameter(kv.first)) transforms = true;
     params.push_back(kv);
   }

@@ -3,14 +3,13 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <functional>
-#include <set>
 
 #include "core/error.hpp"
 #include "core/formats.hpp"
 #include "core/id.hpp"
+#include "core/tags.hpp"
 #include "core/time.hpp"
 #include "fetch/fetcher.hpp"
 #include "storage/blob_store.hpp"
@@ -43,31 +42,11 @@ constexpr auto kRecordTtl = std::chrono::seconds(2);
 constexpr std::uint64_t kMaxHotOriginal = 1 << 20;
 constexpr std::int64_t kStatsDays = 30;
 
-/// Lower-cased, trimmed, unique tags plus the #hashtags of the description.
-std::vector<std::string> normalise_tags(const std::vector<std::string>& tags, const std::string& description) {
-  std::set<std::string> out;
-  auto add = [&](std::string t) {
-    auto not_space = [](unsigned char c) { return !std::isspace(c); };
-    t.erase(t.begin(), std::find_if(t.begin(), t.end(), not_space));
-    t.erase(std::find_if(t.rbegin(), t.rend(), not_space).base(), t.end());
-    for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!t.empty() && t.size() <= 100) out.insert(std::move(t));
-  };
-  for (const auto& t : tags) add(t);
-  // #hashtags: '#' then letters, digits, '_' or '-' (UTF-8 bytes count as letters).
-  for (std::size_t i = 0; i < description.size(); ++i) {
-    if (description[i] != '#') continue;
-    if (i > 0 && (std::isalnum(static_cast<unsigned char>(description[i - 1])) || description[i - 1] == '&')) continue;
-    std::size_t j = i + 1;
-    while (j < description.size()) {
-      unsigned char c = static_cast<unsigned char>(description[j]);
-      if (std::isalnum(c) || c == '_' || c == '-' || c >= 0x80) ++j;
-      else break;
-    }
-    if (j > i + 1) add(description.substr(i + 1, j - i - 1));
-    i = j - 1;
-  }
-  return {out.begin(), out.end()};
+/// The tags of an image: those given plus the #hashtags of its description,
+/// in the one normal form.
+std::vector<std::string> tags_with_hashtags(std::vector<std::string> tags, std::string_view description) {
+  for (auto& tag : core::hashtags(description)) tags.push_back(std::move(tag));
+  return core::normalize_tags(tags);
 }
 
 /// A file name without any directory part or control characters, at most
@@ -169,7 +148,7 @@ IngestResult ImageService::ingest(Upload& upload, const UploadMeta& meta) {
   rec.created_at = core::unix_now();
   rec.name = clean_file_name(meta.name);
   rec.description = meta.description;
-  rec.tags = normalise_tags(meta.tags, meta.description);
+  rec.tags = tags_with_hashtags(meta.tags, meta.description);
   rec.camera_make = metadata.camera_make;
   rec.camera_model = metadata.camera_model;
   rec.metadata_json = metadata.json;
@@ -216,9 +195,9 @@ core::ImageRecord ImageService::update(const std::string& id, const ImageChanges
   if (changes.description) {
     // Hashtags of a new description join the tags.
     auto base = changes.tags ? *changes.tags : get(id).tags;
-    patch.tags = normalise_tags(base, *changes.description);
+    patch.tags = tags_with_hashtags(std::move(base), *changes.description);
   } else if (changes.tags) {
-    patch.tags = normalise_tags(*changes.tags, "");
+    patch.tags = core::normalize_tags(*changes.tags);
   }
   forget_record(id);
   auto rec = catalog_.update_image(id, patch);

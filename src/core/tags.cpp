@@ -1,14 +1,11 @@
-#include "catalog/query.hpp"
+#include "core/tags.hpp"
 
 #include <locale.h>
 #include <wctype.h>
 
 #include <algorithm>
-#include <charconv>
 
-#include "core/hash.hpp"
-
-namespace progimage::catalog {
+namespace progimage::core {
 
 namespace {
 
@@ -79,41 +76,47 @@ std::string lower_utf8(std::string_view in) {
   return out;
 }
 
+// ASCII only, whatever the process locale: tags must not change with it.
+bool is_ascii_alnum(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_hashtag_byte(unsigned char c) { return is_ascii_alnum(c) || c == '_' || c == '-' || c >= 0x80; }
+
 }  // namespace
+
+std::string normalize_tag(std::string_view tag) {
+  std::string out = lower_utf8(tag);
+  const auto first = out.find_first_not_of(' ');
+  if (first == std::string::npos) return {};
+  return out.substr(first, out.find_last_not_of(' ') - first + 1);
+}
 
 std::vector<std::string> normalize_tags(const std::vector<std::string>& tags) {
   std::vector<std::string> out;
   out.reserve(tags.size());
   for (const auto& raw : tags) {
-    std::string tag = lower_utf8(raw);
-    const auto first = tag.find_first_not_of(' ');
-    if (first == std::string::npos) continue;
-    tag = tag.substr(first, tag.find_last_not_of(' ') - first + 1);
-    out.push_back(std::move(tag));
+    std::string tag = normalize_tag(raw);
+    if (!tag.empty() && tag.size() <= kMaxTagBytes) out.push_back(std::move(tag));
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
-std::string encode_cursor(const CursorPosition& position) {
-  return core::base64_encode(std::to_string(position.created_at) + ":" + position.id, true, false);
+std::vector<std::string> hashtags(std::string_view description) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < description.size(); ++i) {
+    if (description[i] != '#') continue;
+    if (i > 0) {
+      const auto before = static_cast<unsigned char>(description[i - 1]);
+      if (is_ascii_alnum(before) || before == '&') continue;
+    }
+    std::size_t end = i + 1;
+    while (end < description.size() && is_hashtag_byte(static_cast<unsigned char>(description[end]))) ++end;
+    if (end > i + 1) out.emplace_back(description.substr(i + 1, end - i - 1));
+    i = end - 1;
+  }
+  return out;
 }
 
-std::optional<CursorPosition> decode_cursor(std::string_view cursor) {
-  auto text = core::base64_decode(cursor);
-  if (!text) return std::nullopt;
-  const auto colon = text->find(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text->size()) return std::nullopt;
-  CursorPosition pos;
-  const char* begin = text->data();
-  const char* end = begin + colon;
-  auto [ptr, ec] = std::from_chars(begin, end, pos.created_at);
-  if (ec != std::errc() || ptr != end) return std::nullopt;
-  pos.id = text->substr(colon + 1);
-  return pos;
-}
-
-int clamp_limit(int limit) noexcept { return std::clamp(limit, 1, 1000); }
-
-}  // namespace progimage::catalog
+}  // namespace progimage::core
