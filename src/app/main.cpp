@@ -56,14 +56,14 @@ http::ServerOptions server_options_of(const core::Config& cfg) {
   return opts;
 }
 
-jobs::WorkerOptions worker_options_of(const core::Config& cfg) {
+jobs::WorkerOptions worker_options_of(const core::Config& cfg, service::JobService& jobs) {
   jobs::WorkerOptions options;
   options.threads = cfg.workers;
   options.lease = cfg.job_lease;
   options.backoff = cfg.job_backoff;
-  options.callback_secret =
-      !cfg.callback_secret.empty() ? cfg.callback_secret
-                                   : (cfg.signing_secrets.empty() ? std::string() : cfg.signing_secrets.front());
+  options.callback_secret = jobs.callback_secret(cfg.callback_secret);
+  // A short retention (tests, previews) is swept as often as it expires.
+  options.output_sweep = std::min<std::chrono::milliseconds>(cfg.job_output_retention, std::chrono::minutes(1));
   if (!cfg.signing_secrets.empty()) options.url_signing_secret = cfg.signing_secrets.front();
   return options;
 }
@@ -92,13 +92,15 @@ int serve(const core::Config& cfg) {
   http::Server server(server_options_of(cfg));
 
   const bool run_workers = core::runs_workers(cfg.node_role) && cfg.workers > 0;
-  jobs::WorkerPool workers(worker_options_of(cfg), *catalog, images, fetcher);
   // Workers of this process wake at once; workers elsewhere poll the catalog.
-  std::function<void()> notify_workers = [&workers, run_workers] {
-    if (run_workers) workers.notify();
+  jobs::WorkerPool* local_workers = nullptr;
+  std::function<void()> notify_workers = [&local_workers] {
+    if (local_workers) local_workers->notify();
   };
   images.on_variants_queued(notify_workers);
-  service::JobService job_service(*catalog, cfg.job_attempts, notify_workers);
+  service::JobService job_service(*catalog, *blobs, {cfg.job_attempts, cfg.job_output_retention}, notify_workers);
+  jobs::WorkerPool workers(worker_options_of(cfg, job_service), *catalog, images, job_service, fetcher);
+  if (run_workers) local_workers = &workers;
 
   app::Telemetry telemetry(images, pool, *catalog);
   telemetry.watch_jobs(workers.counters());

@@ -111,6 +111,21 @@ struct JobRecord {
   std::string callback_state;  // "" (no callback), pending, delivered, failed
 };
 
+/// The bytes of a result kept for a while instead of stored as an image
+/// (store: false on a remote source); empty key for none.
+struct JobOutput {
+  std::string key;     // blob key in Space::outputs
+  std::string format;  // output format name
+  std::int64_t expires_at_ms = 0;
+  bool operator==(const JobOutput&) const = default;
+};
+
+/// A kept output whose time is up, for the sweep that removes its bytes.
+struct ExpiredOutput {
+  std::int64_t item_id = 0;
+  std::string key;
+};
+
 struct ItemResult {
   std::int64_t position = 0;  // in the job, from 0
   ItemKind kind = ItemKind::image;
@@ -119,6 +134,7 @@ struct ItemResult {
   int attempts = 0;
   std::string image_id;        // stored result (store: true)
   std::string derivative_key;  // cached result (store: false, variants)
+  JobOutput output;            // kept result (store: false, URL sources)
   std::optional<JobError> error;
 };
 
@@ -144,6 +160,7 @@ struct ClaimedItem {
 struct ItemOutput {
   std::string image_id;
   std::string derivative_key;
+  JobOutput output;
 };
 
 struct QueueDepth {
@@ -232,6 +249,14 @@ class Catalog {
   /// Results in source order; `cursor` from a previous page ("" for the first).
   /// Throws core::Error(bad_parameter) for a malformed cursor.
   virtual ResultPage job_results(const std::string& job_id, const std::string& cursor, int limit) = 0;
+  /// The result at `position` of the job, or nullopt.
+  virtual std::optional<ItemResult> job_result(const std::string& job_id, std::int64_t position) = 0;
+  /// Up to `max` kept outputs whose expiry is at or before `now_ms` and
+  /// whose bytes have not been forgotten yet.
+  virtual std::vector<ExpiredOutput> expired_outputs(std::int64_t now_ms, int max) = 0;
+  /// Records that the bytes of these items' outputs are gone; their results
+  /// keep the expiry (so that they answer "expired", not "unknown").
+  virtual void forget_outputs(const std::vector<std::int64_t>& item_ids) = 0;
   /// Drops the items that have not started; the job ends `cancelled` once
   /// the running ones finish. nullopt for an unknown job; a finished job is
   /// returned unchanged.

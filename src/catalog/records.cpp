@@ -94,7 +94,8 @@ JobRecord read_job(const Row& row) {
 }
 
 const std::string kItemResultColumns =
-    "position, kind, source, status, attempts, result_image_id, result_key, error_code, error_message";
+    "position, kind, source, status, attempts, result_image_id, result_key, error_code, error_message,"
+    " result_output_key, result_format, COALESCE(result_expires_at, 0)";
 
 ItemResult read_item_result(const Row& row) {
   ItemResult item;
@@ -105,6 +106,7 @@ ItemResult read_item_result(const Row& row) {
   item.attempts = row.integer(4);
   item.image_id = row.text(5);
   item.derivative_key = row.text(6);
+  item.output = JobOutput{row.text(9), row.text(10), row.int64(11)};
   // A retried item keeps its last error until it ends: only a failed one shows it.
   if (item.status == ItemStatus::failed) item.error = read_error(row, 7);
   return item;

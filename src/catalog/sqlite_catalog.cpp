@@ -657,6 +657,35 @@ ResultPage SqliteCatalog::job_results(const std::string& job_id, const std::stri
   return page;
 }
 
+std::optional<ItemResult> SqliteCatalog::job_result(const std::string& job_id, std::int64_t position) {
+  auto r = reader();
+  auto s = r->cached("SELECT " + kItemResultColumns + " FROM job_items WHERE job_id = ?1 AND position = ?2");
+  s->bind(1, job_id).bind(2, position);
+  if (!s->step()) return std::nullopt;
+  return read_item_result(*s);
+}
+
+std::vector<ExpiredOutput> SqliteCatalog::expired_outputs(std::int64_t now_ms, int max) {
+  std::vector<ExpiredOutput> out;
+  auto r = reader();
+  auto s = r->cached(
+      "SELECT id, result_output_key FROM job_items WHERE result_output_key != '' AND result_expires_at <= ?1"
+      " ORDER BY result_expires_at LIMIT ?2");
+  s->bind(1, now_ms).bind(2, max);
+  while (s->step()) out.push_back({s->int64(0), s->text(1)});
+  return out;
+}
+
+void SqliteCatalog::forget_outputs(const std::vector<std::int64_t>& item_ids) {
+  if (item_ids.empty()) return;
+  write(Durability::relaxed, [&](Connection& w) {
+    for (auto id : item_ids) {
+      auto s = w.cached("UPDATE job_items SET result_output_key = '' WHERE id = ?1");
+      s->bind(1, id).run();
+    }
+  });
+}
+
 std::optional<JobRecord> SqliteCatalog::cancel_job(const std::string& id, std::int64_t now) {
   return write(Durability::full, [&](Connection& w) -> std::optional<JobRecord> {
     auto job = load_job(w, id);
@@ -721,9 +750,12 @@ bool SqliteCatalog::complete_item(std::int64_t item_id, const ItemOutput& output
       // Only the first completion counts, whoever holds the lease now.
       auto s = w.cached(
           "UPDATE job_items SET status = 'done', result_image_id = ?2, result_key = ?3, finished_at = ?4,"
-          " lease_owner = NULL, error_code = NULL, error_message = NULL"
+          " lease_owner = NULL, error_code = NULL, error_message = NULL, result_output_key = ?5,"
+          " result_format = ?6, result_expires_at = ?7"
           " WHERE id = ?1 AND status IN ('queued', 'running') RETURNING " + kFinishedItemColumns);
       s->bind(1, item_id).bind(2, output.image_id).bind(3, output.derivative_key).bind(4, now_ms);
+      s->bind(5, output.output.key).bind(6, output.output.format);
+      if (!output.output.key.empty()) s->bind(7, output.output.expires_at_ms);
       item = finished_by(*s);
     }
     if (!item) return false;

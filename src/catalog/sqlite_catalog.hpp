@@ -70,6 +70,9 @@ class SqliteCatalog final : public Catalog {
                        const std::optional<ImageQuery>& selector) override;
   std::optional<JobRecord> get_job(const std::string& id) override;
   ResultPage job_results(const std::string& job_id, const std::string& cursor, int limit) override;
+  std::optional<ItemResult> job_result(const std::string& job_id, std::int64_t position) override;
+  std::vector<ExpiredOutput> expired_outputs(std::int64_t now_ms, int max) override;
+  void forget_outputs(const std::vector<std::int64_t>& item_ids) override;
   std::optional<JobRecord> cancel_job(const std::string& id, std::int64_t now) override;
   std::vector<ClaimedItem> claim_items(const std::string& worker, int max, std::int64_t lease_ms,
                                        std::int64_t now_ms) override;

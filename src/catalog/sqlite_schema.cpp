@@ -153,11 +153,22 @@ CREATE TABLE settings (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 5: results kept for a while instead of stored as images (URL
+// sources with store: false). The key empties when the sweep removed the
+// bytes; the expiry stays, so the result answers "expired".
+constexpr const char* kV5 = R"sql(
+ALTER TABLE job_items ADD COLUMN result_output_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE job_items ADD COLUMN result_format TEXT NOT NULL DEFAULT '';
+ALTER TABLE job_items ADD COLUMN result_expires_at INTEGER;
+CREATE INDEX job_items_output_expiry ON job_items (result_expires_at) WHERE result_output_key != '';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
     {3, kV3},
     {4, kV4},
+    {5, kV5},
 };
 
 }  // namespace

@@ -123,7 +123,12 @@ const std::vector<Setting>& settings() {
       {"job-backoff", "PROGIMAGE_JOB_BACKOFF", "1s", "delay before a failed job item is retried, doubled per attempt",
        false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.job_backoff = to_duration(s, v.back()); }},
-      {"callback-secret", "PROGIMAGE_CALLBACK_SECRET", "(the first signing secret)",
+      {"job-output-retention", "PROGIMAGE_JOB_OUTPUT_RETENTION", "24h",
+       "how long a job keeps results it does not store as images (remote sources with store: false)", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
+         c.job_output_retention = to_duration(s, v.back());
+       }},
+      {"callback-secret", "PROGIMAGE_CALLBACK_SECRET", "(generated once, kept in the catalog)",
        "HMAC-SHA256 key of the X-ProgImage-Signature header on job callbacks", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.callback_secret = v.back(); }},
       {"io-threads", "PROGIMAGE_IO_THREADS", "0", "HTTP I/O threads (0: one per core)", false,

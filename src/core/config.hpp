@@ -39,7 +39,8 @@ struct Config {
   int job_attempts = 3;                       // attempts per job item before it fails for good
   std::chrono::milliseconds job_lease{60'000};   // how long a worker owns a claimed item
   std::chrono::milliseconds job_backoff{1'000};  // first retry delay, doubled per attempt
-  std::string callback_secret;  // empty: the first signing secret, or unsigned callbacks
+  std::chrono::milliseconds job_output_retention{24 * 3600'000};  // kept results of store: false URL jobs
+  std::string callback_secret;  // empty: one generated at first start and kept in the catalog
   int io_threads = 0;          // 0: one per core
   int processing_threads = 0;  // 0: one per core
   int processing_queue = 64;   // waiting image tasks before 503

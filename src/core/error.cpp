@@ -18,6 +18,7 @@ unsigned http_status(ErrorCode code) noexcept {
     case ErrorCode::method_not_allowed: return 405;
     case ErrorCode::conflict: return 409;
     case ErrorCode::link_expired: return 410;
+    case ErrorCode::result_expired: return 410;
     case ErrorCode::payload_too_large: return 413;
     case ErrorCode::unsupported_media: return 415;
     case ErrorCode::image_too_large:
@@ -47,6 +48,7 @@ std::string_view code_name(ErrorCode code) noexcept {
     case ErrorCode::method_not_allowed: return "method_not_allowed";
     case ErrorCode::conflict: return "conflict";
     case ErrorCode::link_expired: return "link_expired";
+    case ErrorCode::result_expired: return "result_expired";
     case ErrorCode::payload_too_large: return "payload_too_large";
     case ErrorCode::unsupported_media: return "unsupported_media";
     case ErrorCode::image_too_large: return "image_too_large";

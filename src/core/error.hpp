@@ -19,6 +19,7 @@ enum class ErrorCode {
   method_not_allowed,
   conflict,
   link_expired,
+  result_expired,
   payload_too_large,
   unsupported_media,
   image_too_large,

@@ -2,11 +2,19 @@
 
 #include <openssl/rand.h>
 
+#include "core/hash.hpp"
+
 #include <cstdint>
 #include <stdexcept>
 #include <string_view>
 
 namespace progimage::core {
+
+std::string new_secret() {
+  unsigned char buf[32];
+  if (RAND_bytes(buf, sizeof buf) != 1) throw std::runtime_error("RAND_bytes failed");
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(buf), sizeof buf), true, false);
+}
 
 std::string new_id() {
   static constexpr char abc[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -1,10 +1,13 @@
-// Bulk jobs (docs/API.md "Jobs"): POST, GET and DELETE /v1/jobs.
+// Bulk jobs (docs/API.md "Jobs"): POST, GET and DELETE /v1/jobs, the
+// results jobs keep, and the key that signs their callbacks.
 #include <boost/json.hpp>
 
 #include <charconv>
 
 #include "core/error.hpp"
+#include "core/formats.hpp"
 #include "core/json.hpp"
+#include "core/time.hpp"
 #include "http/request_body.hpp"
 #include "http/routes.hpp"
 #include "jobs/job_json.hpp"
@@ -93,6 +96,37 @@ class JobRoutes {
     co_return job_response(job, cursor, limit);
   }
 
+  /// GET /v1/jobs/{id}/results/{n}: a result kept instead of stored.
+  Handle result(Request& req, BodyReader&) {
+    std::int64_t position = -1;
+    const auto& n = req.params[1];
+    auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), position);
+    if (ec != std::errc() || p != n.data() + n.size()) position = -1;
+    auto kept = cx_.jobs.output(req.params[0], position);
+    auto span = std::get<service::FileSpan>(std::move(kept.body));
+    const auto seconds_left = std::max<std::int64_t>(0, (kept.expires_at_ms - core::unix_now_ms()) / 1000);
+    Response r;
+    r.header("Content-Type", std::string(core::mime_type(kept.format)));
+    r.header("Cache-Control", "private, max-age=" + std::to_string(seconds_left));
+    r.file = FileRange{std::move(span.path), span.offset, span.length, std::move(span.owner)};
+    co_return r;
+  }
+
+  /// GET /v1/callbacks/secret (admin): the key that signs callbacks, when
+  /// the server generated it (a configured one is not repeated).
+  Handle callback_secret(Request&, BodyReader&) {
+    json::object out;
+    if (!cx_.config.callback_secret.empty()) {
+      out = {{"source", "configuration"}, {"secret", nullptr}};
+    } else {
+      auto secret = co_await cx_.pool.run([this] { return cx_.jobs.callback_secret({}); });
+      out = {{"source", "generated"}, {"secret", secret}};
+    }
+    out["algorithm"] = "HMAC-SHA256";
+    out["header"] = "X-ProgImage-Signature";
+    co_return Response::json(200, core::json_text(out));
+  }
+
   Handle cancel(Request& req, BodyReader&) {
     auto job = cx_.jobs.cancel(req.params[0]);
     co_return job_response(job, "", kDefaultResults);
@@ -148,6 +182,8 @@ void install_job_routes(Server& server, const std::shared_ptr<RouteContext>& rc)
   add_route(server, "POST", "/v1/jobs", Access::write, self, &JobRoutes::create);
   add_route(server, "GET", "/v1/jobs/{id}", Access::read, self, &JobRoutes::get);
   add_route(server, "DELETE", "/v1/jobs/{id}", Access::write, self, &JobRoutes::cancel);
+  add_route(server, "GET", "/v1/jobs/{id}/results/{n}", Access::read, self, &JobRoutes::result);
+  add_route(server, "GET", "/v1/callbacks/secret", Access::admin, self, &JobRoutes::callback_secret);
 }
 
 }  // namespace progimage::http

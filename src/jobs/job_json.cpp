@@ -19,6 +19,10 @@ std::string derivative_url(const std::string& image_id, const std::string& param
   return url;
 }
 
+std::string output_url(const std::string& job_id, std::int64_t position) {
+  return "/v1/jobs/" + job_id + "/results/" + std::to_string(position);
+}
+
 json::object job_json(const catalog::JobRecord& job, const catalog::ResultPage& page,
                       const std::string& signing_secret) {
   json::object o;
@@ -41,9 +45,14 @@ json::object job_json(const catalog::JobRecord& job, const catalog::ResultPage& 
     item["source"] = r.source;
     item["status"] = catalog::item_status_name(r.status);
     item["attempts"] = r.attempts;
-    if (!r.image_id.empty()) item["image_id"] = r.image_id;
-    else if (r.status == catalog::ItemStatus::done && r.kind == catalog::ItemKind::image)
+    if (!r.image_id.empty()) {
+      item["image_id"] = r.image_id;
+    } else if (r.output.expires_at_ms != 0) {
+      item["url"] = output_url(job.id, r.position);
+      item["expires_at"] = core::format_rfc3339(r.output.expires_at_ms / 1000);
+    } else if (r.status == catalog::ItemStatus::done && r.kind == catalog::ItemKind::image) {
       item["url"] = derivative_url(r.source, job.spec.params, signing_secret);
+    }
     if (r.error) item["error"] = json::object{{"code", r.error->code}, {"message", r.error->message}};
     else item["error"] = nullptr;
     results.push_back(std::move(item));

@@ -20,4 +20,8 @@ boost::json::object job_json(const catalog::JobRecord& job, const catalog::Resul
 std::string derivative_url(const std::string& image_id, const std::string& params,
                            const std::string& signing_secret = {});
 
+/// The URL that serves a kept output (a remote source with store: false):
+/// `/v1/jobs/{id}/results/{position}`.
+std::string output_url(const std::string& job_id, std::int64_t position);
+
 }  // namespace progimage::jobs

@@ -48,9 +48,10 @@ std::string callback_signature(const std::string& secret, std::string_view body)
 }
 
 WorkerPool::WorkerPool(WorkerOptions options, catalog::Catalog& queue, service::ImageService& images,
-                       const fetch::Fetcher& fetcher)
+                       service::JobService& jobs, const fetch::Fetcher& fetcher)
     : options_(std::move(options)),
       images_(images),
+      jobs_(jobs),
       catalog_(queue),
       fetcher_(fetcher),
       node_id_(hostname() + ":" + std::to_string(::getpid()) + ":" + core::new_id().substr(0, 8)) {}
@@ -187,20 +188,37 @@ catalog::ItemOutput WorkerPool::run_url(const catalog::ClaimedItem& item) {
   auto upload = images_.fetch(item.source);
   auto spec = images_.parse(ops::split_query(item.spec.params));
   const auto name = fetch::file_name_from_url(item.source);
-  if (ops::is_identity(spec)) {
+  if (item.spec.store && ops::is_identity(spec)) {
     // An import: the fetched bytes themselves become the image.
     service::UploadMeta meta;
     meta.name = name;
     return {images_.ingest(upload, meta).image.id, ""};
   }
   auto out = images_.transform(upload, std::move(spec));
+  if (!item.spec.store) return {"", "", jobs_.keep_output(item, out.output)};
   return {images_.store_rendered(out.output.bytes, name).image.id, ""};
 }
 
 // ---- callbacks ---------------------------------------------------------------
 
+void WorkerPool::sweep_outputs() {
+  try {
+    if (auto n = jobs_.sweep_outputs(core::unix_now_ms()))
+      spdlog::info("{{\"msg\":\"removed expired job outputs\",\"outputs\":{}}}", n);
+  } catch (const std::exception& e) {
+    // The next sweep tries again; an expired output answers 410 meanwhile.
+    spdlog::warn("{{\"msg\":\"cannot sweep job outputs\",\"error\":{}}}",
+                 boost::json::serialize(boost::json::string(e.what())));
+  }
+}
+
 void WorkerPool::deliver_callbacks() {
+  auto next_sweep = std::chrono::steady_clock::now();
   while (!stopping_.load()) {
+    if (std::chrono::steady_clock::now() >= next_sweep) {
+      sweep_outputs();
+      next_sweep = std::chrono::steady_clock::now() + options_.output_sweep;
+    }
     std::vector<catalog::CallbackDue> due;
     try {
       const auto lease = options_.callback_timeout + std::chrono::seconds(5);

@@ -1,7 +1,7 @@
 #pragma once
 // The in-process workers: threads that lease items from the catalog's job
 // queue, run them through the ImageService pipeline and record each result
-// once; one more thread delivers job callbacks.
+// once; one more thread delivers job callbacks and removes expired outputs.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -14,6 +14,7 @@
 #include "catalog/catalog.hpp"
 #include "fetch/fetcher.hpp"
 #include "service/image_service.hpp"
+#include "service/job_service.hpp"
 
 namespace progimage::jobs {
 
@@ -29,11 +30,14 @@ struct WorkerOptions {
   std::chrono::milliseconds idle_poll{500};
   /// Signs derivative URLs in callback bodies (the first URL signing secret).
   std::string url_signing_secret;
-  /// HMAC-SHA256 key for X-ProgImage-Signature; empty: callbacks unsigned.
+  /// HMAC-SHA256 key for X-ProgImage-Signature (always set: see
+  /// JobService::callback_secret).
   std::string callback_secret;
   int callback_attempts = 5;
   std::chrono::milliseconds callback_timeout{10'000};
   std::chrono::milliseconds callback_backoff{1'000};
+  /// How often kept job outputs past their retention are removed.
+  std::chrono::milliseconds output_sweep{60'000};
 };
 
 /// Outcomes since start, for /metrics.
@@ -51,8 +55,9 @@ struct JobCounters {
 /// message) in the catalog; no exception leaves a worker thread.
 class WorkerPool {
  public:
-  /// Items come from `queue`, run through `images`; callbacks go out through `fetcher`.
-  WorkerPool(WorkerOptions options, catalog::Catalog& queue, service::ImageService& images,
+  /// Items come from `queue`, run through `images` (kept outputs through
+  /// `jobs`); callbacks go out through `fetcher`.
+  WorkerPool(WorkerOptions options, catalog::Catalog& queue, service::ImageService& images, service::JobService& jobs,
              const fetch::Fetcher& fetcher);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
@@ -70,7 +75,9 @@ class WorkerPool {
 
  private:
   void work(int index);
+  /// The background thread: delivers due callbacks and sweeps expired outputs.
   void deliver_callbacks();
+  void sweep_outputs();
   void process(const catalog::ClaimedItem& item);
   catalog::ItemOutput execute(const catalog::ClaimedItem& item);
   catalog::ItemOutput run_variant(const catalog::ClaimedItem& item);
@@ -82,6 +89,7 @@ class WorkerPool {
 
   WorkerOptions options_;
   service::ImageService& images_;
+  service::JobService& jobs_;
   catalog::Catalog& catalog_;
   const fetch::Fetcher& fetcher_;
   std::string node_id_;

@@ -1,6 +1,6 @@
 #pragma once
 // Where image bytes live: originals under their SHA-256, derivatives under
-// their cache key. Handlers and jobs see only this interface; the file and S3
+// their cache key, job outputs under their item's key. Handlers and jobs see only this interface; the file and S3
 // implementations are chosen by URL scheme in app/.
 #include <cstdint>
 #include <filesystem>
@@ -11,7 +11,11 @@
 
 namespace progimage::storage {
 
-enum class Space { originals, derivatives };
+/// originals under their SHA-256; derivatives under their cache key; job
+/// outputs (results kept for a while, not stored as images) under a key per
+/// job item.
+enum class Space { originals, derivatives, outputs };
+inline constexpr int kSpaces = 3;
 
 /// Bytes being received. The file is removed on destruction unless published.
 class StagingFile {

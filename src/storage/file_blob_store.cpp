@@ -61,7 +61,12 @@ using core::UniqueFd;
 }
 
 const char* space_dir(Space space) {
-  return space == Space::originals ? "originals" : "derivatives";
+  switch (space) {
+    case Space::originals: return "originals";
+    case Space::derivatives: return "derivatives";
+    case Space::outputs: return "outputs";
+  }
+  return "derivatives";
 }
 
 int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
@@ -173,7 +178,7 @@ FileBlobStore::FileBlobStore(fs::path root, std::shared_ptr<FileOps> ops)
 
   if (fs::create_directories(root_)) sync_dir(root_.parent_path());
   bool created = false;
-  for (const char* sub : {"staging", "originals", "derivatives"}) {
+  for (const char* sub : {"staging", "originals", "derivatives", "outputs"}) {
     created = fs::create_directory(root_ / sub) || created;
   }
   if (created) sync_dir(root_);
@@ -191,7 +196,7 @@ void FileBlobStore::sync_dir(const fs::path& dir) {
 }
 
 void FileBlobStore::ensure_fanout(Space space, const std::string& key) {
-  const int s = space == Space::originals ? 0 : 1;
+  const int s = static_cast<int>(space);
   const std::size_t mid = static_cast<std::size_t>(hex_value(key[0]) * 16 + hex_value(key[1]));
   const std::size_t leaf = mid * 256 + static_cast<std::size_t>(hex_value(key[2]) * 16 + hex_value(key[3]));
   bool mid_ready, leaf_ready;

@@ -3,6 +3,7 @@
 //   staging/<random>.part          bytes being received
 //   originals/ab/cd/<key>          content-addressed originals (key = SHA-256 hex)
 //   derivatives/ab/cd/<key>        cached derivatives (key = cache key hex)
+//   outputs/ab/cd/<key>            kept job outputs (key = hash of the job item)
 #include <sys/types.h>
 
 #include <bitset>
@@ -87,8 +88,8 @@ class FileBlobStore final : public BlobStore {
   // Fan-out directories this process has created or found and made durable
   // (their parent fsynced): one bit per `ab` and per `abcd`, per space.
   std::mutex fanout_mu_;
-  std::bitset<256> mid_ready_[2];
-  std::bitset<65536> leaf_ready_[2];
+  std::bitset<256> mid_ready_[kSpaces];
+  std::bitset<65536> leaf_ready_[kSpaces];
 };
 
 }  // namespace progimage::storage

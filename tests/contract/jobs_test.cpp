@@ -170,9 +170,9 @@ TEST_F(JobsTest, BadSubmissionsAreRefusedWithClearMessages) {
   auto unknown = post(json::object{{"sources", json::array{up.id, "NoSuchImageId0000000001"}}});
   EXPECT_TRUE(is_error(unknown, 400, "bad_parameter"));
   EXPECT_NE(unknown.body.find("NoSuchImageId0000000001"), std::string::npos) << unknown.body;
-  EXPECT_TRUE(is_error(post(json::object{{"sources", json::array{json::object{{"url", "https://example.com/a.jpg"}}}}}),
+  EXPECT_TRUE(is_error(post(json::object{{"sources", json::array{json::object{{"url", "ftp://example.com/a.jpg"}}}}}),
                        400, "bad_parameter"))
-      << "URL sources need store";
+      << "URL sources are http or https";
   EXPECT_TRUE(is_error(post(json::object{{"sources", json::array{up.id}}, {"params", "w=abc"}}), 400, "bad_parameter"));
   EXPECT_TRUE(is_error(post(json::object{{"sources", json::array{up.id}}, {"format", "bmp"}}), 400, "bad_parameter"));
   EXPECT_TRUE(is_error(post(json::object{{"params", "w=1"}}), 400, "bad_parameter"));

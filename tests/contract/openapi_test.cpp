@@ -47,6 +47,8 @@ const std::vector<std::pair<std::string, std::string>> kServerRoutes = {
     {"POST", "/v1/jobs"},
     {"GET", "/v1/jobs/{id}"},
     {"DELETE", "/v1/jobs/{id}"},
+    {"GET", "/v1/jobs/{id}/results/{n}"},
+    {"GET", "/v1/callbacks/secret"},
     {"GET", "/v1/images/{id}/variants/{name}"},
 };
 
@@ -86,6 +88,7 @@ std::string concrete(const std::string& templ, const std::string& id = kMadeUpId
   std::string out = std::regex_replace(templ, std::regex("\\{id\\}"), id);
   out = std::regex_replace(out, std::regex("\\{ext\\}"), "webp");
   out = std::regex_replace(out, std::regex("\\{name\\}"), "thumb");
+  out = std::regex_replace(out, std::regex("\\{n\\}"), "0");
   return out;
 }
 

@@ -285,3 +285,40 @@ TYPED_TEST(JobQueueTest, VariantsAreQueuedWithTheImageAndShownInIt) {
   EXPECT_FALSE(c.get_variant(id, "thumb"));
 }
 
+
+TYPED_TEST(JobQueueTest, KeptOutputsAreRecordedFoundByPositionAndSweptAfterTheirExpiry) {
+  Catalog& c = this->catalog();
+  auto id = this->make_job(3);
+  auto items = c.claim_items("w1", 3, kLease, kNow);
+  ASSERT_EQ(items.size(), 3u);
+  // Two kept outputs with different expiries, one derivative result.
+  ASSERT_TRUE(c.complete_item(items[0].id, {"", "", {"key0", "webp", kNow + 1000}}, kNow));
+  ASSERT_TRUE(c.complete_item(items[1].id, {"", "", {"key1", "png", kNow + 5000}}, kNow));
+  ASSERT_TRUE(c.complete_item(items[2].id, {"", "dkey", {}}, kNow));
+
+  auto first = c.job_result(id, 0);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, ItemStatus::done);
+  EXPECT_EQ(first->output, (JobOutput{"key0", "webp", kNow + 1000}));
+  EXPECT_EQ(c.job_result(id, 2)->output, JobOutput{});
+  EXPECT_EQ(c.job_result(id, 2)->derivative_key, "dkey");
+  EXPECT_FALSE(c.job_result(id, 3));
+  EXPECT_FALSE(c.job_result("no-such-job", 0));
+  EXPECT_EQ(c.job_results(id, "", 10).results[1].output.key, "key1");
+
+  EXPECT_TRUE(c.expired_outputs(kNow + 999, 10).empty());
+  auto expired = c.expired_outputs(kNow + 1000, 10);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].key, "key0");
+  EXPECT_EQ(c.expired_outputs(kNow + 5000, 10).size(), 2u);
+  EXPECT_EQ(c.expired_outputs(kNow + 5000, 1).size(), 1u);
+
+  c.forget_outputs({expired[0].item_id});
+  auto later = c.expired_outputs(kNow + 5000, 10);
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].key, "key1");
+  // A forgotten output keeps its expiry: it reads as expired, not as absent.
+  auto gone = c.job_result(id, 0);
+  EXPECT_TRUE(gone->output.key.empty());
+  EXPECT_EQ(gone->output.expires_at_ms, kNow + 1000);
+}

@@ -108,7 +108,7 @@ TEST(ReadJob, MapsEveryColumnIntoTheRecordAndItsSpec) {
 }
 
 TEST(ReadItemResult, ShowsTheErrorOfAFailedItemOnly) {
-  auto failed = read_item_result(TextRow({"4", "url", "https://x/a.jpg", "failed", "3", "", "", "upstream_failed", "404"}));
+  auto failed = read_item_result(TextRow({"4", "url", "https://x/a.jpg", "failed", "3", "", "", "upstream_failed", "404", "", "", "0"}));
   EXPECT_EQ(failed.position, 4);
   EXPECT_EQ(failed.kind, ItemKind::url);
   EXPECT_EQ(failed.source, "https://x/a.jpg");
@@ -119,15 +119,19 @@ TEST(ReadItemResult, ShowsTheErrorOfAFailedItemOnly) {
   EXPECT_EQ(failed.error->message, "404");
 
   // Queued again after a failed attempt: its last error is not a result.
-  auto retried = read_item_result(TextRow({"5", "image", "img", "queued", "1", "", "", "timeout", "slow"}));
+  auto retried = read_item_result(TextRow({"5", "image", "img", "queued", "1", "", "", "timeout", "slow", "", "", "0"}));
   EXPECT_EQ(retried.kind, ItemKind::image);
   EXPECT_EQ(retried.status, ItemStatus::queued);
   EXPECT_FALSE(retried.error);
 
-  auto done = read_item_result(TextRow({"6", "image", "img", "done", "1", "new-image", "key", null, null}));
+  auto done = read_item_result(TextRow({"6", "image", "img", "done", "1", "new-image", "key", null, null, "", "", "0"}));
   EXPECT_EQ(done.image_id, "new-image");
   EXPECT_EQ(done.derivative_key, "key");
   EXPECT_FALSE(done.error);
+  EXPECT_EQ(done.output, JobOutput{});
+
+  auto kept = read_item_result(TextRow({"7", "url", "https://x/b.jpg", "done", "1", "", "", null, null, "k1", "webp", "1700"}));
+  EXPECT_EQ(kept.output, (JobOutput{"k1", "webp", 1700}));
 }
 
 TEST(ReadClaimedItem, MapsEveryColumn) {

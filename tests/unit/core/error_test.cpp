@@ -11,6 +11,7 @@ TEST(Error, StatusesFollowTheContract) {
   EXPECT_EQ(http_status(ErrorCode::bad_signature), 403u);
   EXPECT_EQ(http_status(ErrorCode::not_found), 404u);
   EXPECT_EQ(http_status(ErrorCode::link_expired), 410u);
+  EXPECT_EQ(http_status(ErrorCode::result_expired), 410u);
   EXPECT_EQ(http_status(ErrorCode::payload_too_large), 413u);
   EXPECT_EQ(http_status(ErrorCode::unsupported_media), 415u);
   EXPECT_EQ(http_status(ErrorCode::image_too_large), 422u);

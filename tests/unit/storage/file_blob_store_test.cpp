@@ -128,7 +128,7 @@ const std::string kData = "the quick brown fox jumps over the lazy dog";
 TEST(FileBlobStore, CreatesLayout) {
   TempDir dir;
   FileBlobStore store(dir.path() / "a" / "b");
-  for (const char* sub : {"staging", "originals", "derivatives"}) {
+  for (const char* sub : {"staging", "originals", "derivatives", "outputs"}) {
     EXPECT_TRUE(fs::is_directory(dir.path() / "a" / "b" / sub)) << sub;
   }
   EXPECT_TRUE(store.healthy());
