@@ -27,30 +27,6 @@ vips::VImage load(const std::string& bytes) {
   }
 }
 
-// URL signatures as src/ops/README.md documents them (not the server's code).
-std::string sig_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-std::string signature(const std::string& secret, const std::string& path,
-                      std::vector<std::pair<std::string, std::string>> params) {
-  std::sort(params.begin(), params.end());
-  std::string msg = path + "?";
-  for (std::size_t i = 0; i < params.size(); ++i)
-    msg += (i ? "&" : "") + sig_encode(params[i].first) + "=" + sig_encode(params[i].second);
-  return core::base64_encode(core::hmac_sha256(secret, msg), /*url_safe=*/true, /*pad=*/false);
-}
 
 class FirstWaveGapsTest : public SharedServerTest<FirstWaveGapsTest> {
  public:
@@ -120,7 +96,7 @@ TEST_F(FirstWaveGapsSigningTest, ASignedUrlWithStrayAmpersandsVerifiesAsWithout)
   auto up = upload_raw(http(), make_image(120, 90, 3, ".jpg"));
   ASSERT_EQ(up.response.status / 100, 2) << up.response.describe();
   const std::string path = "/v1/images/" + up.id + ".webp";
-  const std::string sig = signature("gap-secret", path, {{"w", "40"}, {"h", "30"}, {"fit", "cover"}});
+  const std::string sig = url_signature("gap-secret", path, {{"w", "40"}, {"h", "30"}, {"fit", "cover"}});
   for (const std::string& query : {"w=40&h=30&fit=cover&sig=" + sig, "w=40&&h=30&fit=cover&sig=" + sig + "&",
                                   "&w=40&h=30&&fit=cover&&sig=" + sig}) {
     auto r = http().get(path + "?" + query, {}, kSlow);
@@ -128,7 +104,7 @@ TEST_F(FirstWaveGapsSigningTest, ASignedUrlWithStrayAmpersandsVerifiesAsWithout)
     EXPECT_EQ(decode(r.body).width, 40) << query;
   }
   // A conversion without parameters signs the empty query; a bare '&' changes nothing.
-  const std::string bare = signature("gap-secret", path, {});
+  const std::string bare = url_signature("gap-secret", path, {});
   auto r = http().get(path + "?&sig=" + bare + "&", {}, kSlow);
   EXPECT_EQ(r.status, 200) << r.describe();
   // An empty component is not a way around the signature.

@@ -539,6 +539,15 @@ std::string url_encode(std::string_view s) {
   return out;
 }
 
+std::string url_signature(const std::string& secret, const std::string& path,
+                          std::vector<std::pair<std::string, std::string>> params) {
+  std::sort(params.begin(), params.end());
+  std::string msg = path + "?";
+  for (std::size_t i = 0; i < params.size(); ++i)
+    msg += (i ? "&" : "") + url_encode(params[i].first) + "=" + url_encode(params[i].second);
+  return core::base64_encode(core::hmac_sha256(secret, msg), /*url_safe=*/true, /*pad=*/false);
+}
+
 std::vector<fs::path> files_with_content(const fs::path& dir, const std::string& sha256) {
   std::vector<fs::path> out;
   std::error_code ec;

@@ -168,6 +168,10 @@ void write_file(const fs::path& path, std::string_view bytes);
 std::string sha256_hex(std::string_view bytes);
 std::string base64(std::string_view bytes);
 std::string url_encode(std::string_view s);
+/// `sig` for a path and decoded query pairs under `secret`, computed as
+/// src/ops/README.md documents URL signing (not with the server's code).
+std::string url_signature(const std::string& secret, const std::string& path,
+                          std::vector<std::pair<std::string, std::string>> params);
 
 // ---- images made in the test with libvips ----
 

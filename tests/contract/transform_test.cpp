@@ -206,32 +206,6 @@ class FileServer {
   std::thread thread_;
 };
 
-// ---- URL signatures, written from src/ops/README.md (not ops::sign_url) ------
-
-std::string sig_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-/// `sig` for a path and decoded query pairs under `secret`.
-std::string signature(const std::string& secret, const std::string& path,
-                      std::vector<std::pair<std::string, std::string>> params) {
-  std::sort(params.begin(), params.end());
-  std::string msg = path + "?";
-  for (std::size_t i = 0; i < params.size(); ++i)
-    msg += (i ? "&" : "") + sig_encode(params[i].first) + "=" + sig_encode(params[i].second);
-  return core::base64_encode(core::hmac_sha256(secret, msg), /*url_safe=*/true, /*pad=*/false);
-}
 
 /// The query string for the pairs (percent-encoded), without '?'.
 std::string query_of(const std::vector<std::pair<std::string, std::string>>& params) {
@@ -832,7 +806,7 @@ class TransformSigningTest : public SharedServerTest<TransformSigningTest> {
 };
 
 TEST_F(TransformSigningTest, OurSignerMatchesTheDocumentedExample) {
-  EXPECT_EQ(signature("topsecret", "/v1/images/4Jb1mX0cQe9T2vK7pLw8Aa.webp",
+  EXPECT_EQ(url_signature("topsecret", "/v1/images/4Jb1mX0cQe9T2vK7pLw8Aa.webp",
                       {{"w", "300"}, {"h", "300"}, {"fit", "cover"}}),
             "CdAick1KCB_HpSpNVXoXcdnDNXWSxcft3HokmZkLhmY");
 }
@@ -853,7 +827,7 @@ TEST_F(TransformSigningTest, OnlyValidSignaturesAreServedAndRefusedOnesDecodeNot
   };
   refused(path + "?" + query_of(params), "unsigned");
   refused("/v1/images/" + id + ".png", "unsigned conversion");
-  std::string good = signature("first-secret", path, params);
+  std::string good = url_signature("first-secret", path, params);
   auto altered = params;
   altered[0].second = "121";
   refused(path + "?" + query_of(altered) + "&sig=" + good, "altered parameter");
@@ -861,14 +835,14 @@ TEST_F(TransformSigningTest, OnlyValidSignaturesAreServedAndRefusedOnesDecodeNot
   added.emplace_back("blur", "2");
   refused(path + "?" + query_of(added) + "&sig=" + good, "added parameter");
   refused("/v1/images/" + id + ".png?" + query_of(params) + "&sig=" + good, "other path");
-  refused(path + "?" + query_of(params) + "&sig=" + signature("third-secret", path, params), "unknown secret");
+  refused(path + "?" + query_of(params) + "&sig=" + url_signature("third-secret", path, params), "unknown secret");
   refused(path + "?" + query_of(params) + "&sig=" + good + "x", "mangled signature");
   EXPECT_EQ(metric(http(), "progimage_derivative_renders_total") - renders, 0)
       << "a refused request was rendered";
 
   for (const char* secret : {"first-secret", "second-secret"}) {
     SCOPED_TRACE(secret);
-    auto r = http().get(path + "?" + query_of(params) + "&sig=" + signature(secret, path, params), {}, kSlow);
+    auto r = http().get(path + "?" + query_of(params) + "&sig=" + url_signature(secret, path, params), {}, kSlow);
     ASSERT_EQ(r.status, 200) << r.describe();
     EXPECT_EQ(decode(r.body).width, 120);
   }
