@@ -1,4 +1,4 @@
-// The transform pipeline, in API.md's fixed order: crop, orientation, resize,
+// The transform pipeline, in API.md's fixed order: orientation, crop, trim, resize,
 // rotate/flip, filters, mask, watermark, background, encode. Animated images
 // are split into frames, each frame goes through the same steps, and the
 // frames are stacked again for the encoder.

@@ -15,7 +15,7 @@ namespace progimage::ops {
 /// Every operation name, in apply order.
 inline constexpr std::array<std::string_view, 22> kApplyOrder = {
     "load",  // page / animated: decode options
-    "crop", "autorotate", "resize", "trim", "rotate", "flip",
+    "autorotate", "crop", "trim", "resize", "rotate", "flip",
     "blur", "sharpen", "grayscale", "sepia", "negate", "brightness", "saturation", "hue",
     "contrast", "gamma", "tint",
     "mask", "watermark", "background", "encode",
