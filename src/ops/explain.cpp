@@ -31,6 +31,7 @@ boost::json::array explain_steps(const TransformSpec& s) {
     if (s.page) o["page"] = *s.page;
     o["animated"] = s.animated;
   }
+  if (s.autorotate) step("autorotate");
   if (s.crop) {
     auto& o = step("crop");
     o["x"] = s.crop->x;
@@ -38,7 +39,7 @@ boost::json::array explain_steps(const TransformSpec& s) {
     o["w"] = s.crop->w;
     o["h"] = s.crop->h;
   }
-  if (s.autorotate) step("autorotate");
+  if (s.trim) step("trim")["threshold"] = *s.trim;
   if (s.width || s.height) {
     auto& o = step("resize");
     if (s.width) o["w"] = *s.width;
@@ -48,7 +49,6 @@ boost::json::array explain_steps(const TransformSpec& s) {
     o["gravity"] = to_string(s.gravity);
     o["enlarge"] = s.enlarge;
   }
-  if (s.trim) step("trim")["threshold"] = *s.trim;
   if (s.rotate) {
     auto& o = step("rotate");
     o["degrees"] = s.rotate;
