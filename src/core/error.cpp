@@ -10,7 +10,10 @@ unsigned http_status(ErrorCode code) noexcept {
     case ErrorCode::bad_parameter:
     case ErrorCode::bad_multipart:
     case ErrorCode::bad_base64: return 400;
-    case ErrorCode::unauthorized: return 401;
+    case ErrorCode::unauthorized:
+    case ErrorCode::token_expired:
+    case ErrorCode::bad_token:
+    case ErrorCode::unknown_key: return 401;
     case ErrorCode::forbidden:
     case ErrorCode::bad_signature:
     case ErrorCode::quota_exceeded: return 403;
@@ -41,6 +44,9 @@ std::string_view code_name(ErrorCode code) noexcept {
     case ErrorCode::bad_multipart: return "bad_multipart";
     case ErrorCode::bad_base64: return "bad_base64";
     case ErrorCode::unauthorized: return "unauthorized";
+    case ErrorCode::token_expired: return "token_expired";
+    case ErrorCode::bad_token: return "bad_token";
+    case ErrorCode::unknown_key: return "unknown_key";
     case ErrorCode::forbidden: return "forbidden";
     case ErrorCode::bad_signature: return "bad_signature";
     case ErrorCode::quota_exceeded: return "quota_exceeded";

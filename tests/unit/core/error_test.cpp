@@ -8,6 +8,9 @@ using namespace progimage::core;
 TEST(Error, StatusesFollowTheContract) {
   EXPECT_EQ(http_status(ErrorCode::bad_parameter), 400u);
   EXPECT_EQ(http_status(ErrorCode::unauthorized), 401u);
+  EXPECT_EQ(http_status(ErrorCode::token_expired), 401u);
+  EXPECT_EQ(http_status(ErrorCode::bad_token), 401u);
+  EXPECT_EQ(http_status(ErrorCode::unknown_key), 401u);
   EXPECT_EQ(http_status(ErrorCode::bad_signature), 403u);
   EXPECT_EQ(http_status(ErrorCode::not_found), 404u);
   EXPECT_EQ(http_status(ErrorCode::link_expired), 410u);
