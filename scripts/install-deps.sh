@@ -8,7 +8,7 @@ build_pkgs=(
   libvips-dev libvips-tools
   libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
   libsqlite3-dev sqlite3 libpq-dev libcurl4-openssl-dev libssl-dev
-  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libjwt-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
