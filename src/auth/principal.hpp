@@ -4,13 +4,12 @@
 #include <string_view>
 
 #include "core/config.hpp"
+#include "core/tenant.hpp"
 
 namespace progimage::auth {
 
-/// The tenant of operator keys and tokens: they see every tenant.
-inline constexpr std::string_view kAllTenants = "*";
-/// The tenant of a token without a `tenant` claim (and of today's single-application use).
-inline constexpr std::string_view kDefaultTenant = "default";
+using core::kAllTenants;
+using core::kDefaultTenant;
 
 struct Principal {
   std::string tenant;
@@ -18,6 +17,11 @@ struct Principal {
   std::string key_id;   // the API key's id, or "jwt:" + the signing key's kid
   std::string subject;  // a token's `sub`; empty for API keys
   bool all_tenants() const noexcept { return tenant == kAllTenants; }
+  /// The scope of its requests; an operator writes into `acting_as`.
+  core::Scope scope(std::string_view acting_as = kDefaultTenant) const {
+    if (all_tenants()) return core::Scope{std::string(acting_as), true};
+    return core::Scope::of(tenant);
+  }
 };
 
 }  // namespace progimage::auth

@@ -175,17 +175,12 @@ core::Role role_from_scope(const json::object& claims) {
   return *best;
 }
 
-bool valid_tenant(std::string_view t) noexcept {
-  if (t == kAllTenants) return true;
-  return !t.empty() && t.size() <= 64 && std::all_of(t.begin(), t.end(), [](char c) {
-    return is_base64url(c) || c == '.';
-  });
-}
+bool valid_tenant(std::string_view t) noexcept { return t == kAllTenants || core::is_valid_tenant(t); }
 
 std::string tenant_from(const json::object& claims) {
   const auto* tenant = optional_string(claims, "tenant", "claims");
   if (!tenant) return std::string(kDefaultTenant);
-  if (!valid_tenant(*tenant)) throw bad_token("the tenant must be * or 1-64 of A-Z a-z 0-9 . _ -");
+  if (!valid_tenant(*tenant)) throw bad_token("the tenant must be * or 1-63 of a-z 0-9 - _, starting with a letter or digit");
   return std::string(*tenant);
 }
 
