@@ -11,6 +11,8 @@
 #include "app/logging.hpp"
 #include "app/openapi.hpp"
 #include "app/telemetry.hpp"
+#include "auth/authenticator.hpp"
+#include "auth/rate_limiter.hpp"
 #include "core/config.hpp"
 #include "fetch/fetcher.hpp"
 #include "http/api.hpp"
@@ -52,8 +54,16 @@ http::ServerOptions server_options_of(const core::Config& cfg) {
   opts.max_body_bytes = static_cast<std::uint64_t>(cfg.max_upload_bytes);
   opts.request_timeout = cfg.request_timeout;
   opts.shutdown_grace = cfg.shutdown_grace;
-  opts.api_keys = cfg.api_keys;
   return opts;
+}
+
+auth::TokenOptions token_options_of(const core::Config& cfg) {
+  auth::TokenOptions options;
+  options.hs256_secrets = cfg.jwt_secrets;
+  options.jwks_file = cfg.jwt_jwks;
+  options.issuer = cfg.jwt_issuer;
+  options.audience = cfg.jwt_audience;
+  return options;
 }
 
 jobs::WorkerOptions worker_options_of(const core::Config& cfg, service::JobService& jobs) {
@@ -89,7 +99,12 @@ int serve(const core::Config& cfg) {
   http::ProcessingPool pool(processing_threads, cfg.processing_queue);
   // Remote fetches wait on the network, not the CPU: their own bounded threads.
   http::ProcessingPool fetch_pool(8, 64);
-  http::Server server(server_options_of(cfg));
+  auth::Authenticator authenticator(cfg.api_keys, token_options_of(cfg), {}, false);
+  auth::RateLimiter rate_limiter;
+  auto server_options = server_options_of(cfg);
+  server_options.authenticator = &authenticator;
+  server_options.rate_limiter = &rate_limiter;
+  http::Server server(server_options);
 
   const bool run_workers = core::runs_workers(cfg.node_role) && cfg.workers > 0;
   // Workers of this process wake at once; workers elsewhere poll the catalog.
@@ -112,7 +127,9 @@ int serve(const core::Config& cfg) {
   server.start();
   if (run_workers) workers.start();
 
-  if (cfg.api_keys.empty() && core::serves_api(cfg.node_role))
+  for (const auto& skipped : authenticator.tokens().skipped_keys())
+    spdlog::warn("{{\"msg\":\"a key of the JWKS file is not used\",\"why\":\"{}\"}}", skipped);
+  if (authenticator.open() && core::serves_api(cfg.node_role))
     spdlog::warn("no API keys are configured: the server is open to anyone who can reach {}", cfg.listen);
   spdlog::info("{{\"msg\":\"serving\",\"role\":\"{}\",\"listen\":\"{}:{}\",\"data\":\"{}\",\"catalog\":\"{}\","
                "\"storage\":\"{}\",\"processing_threads\":{},\"processing_queue\":{},\"workers\":{}}}",

@@ -50,7 +50,7 @@ Telemetry::Telemetry(service::ImageService& images, http::ProcessingPool& pool, 
       [&operations](std::string_view op, double seconds) { operations.with({op}).observe(seconds); });
   registry_.gauge("progimage_bytes_stored", "bytes of originals stored, each blob once")
       .with({})
-      .set_function([this] { return static_cast<double>(catalog_.stats(core::unix_now()).bytes_stored); });
+      .set_function([this] { return static_cast<double>(catalog_.stats(core::unix_now(), {}).bytes_stored); });
   registry_.gauge("progimage_derivative_cache_bytes", "bytes held by the derivative cache")
       .with({})
       .set_function([this] { return static_cast<double>(catalog_.derivative_bytes()); });

@@ -25,12 +25,13 @@ struct ImagePatch {
 
 struct DeleteResult {
   bool found = false;
-  bool blob_unreferenced = false;  // no image uses the sha256 any more: the blob may go
+  bool blob_unreferenced = false;  // no image of any tenant uses the sha256 any more: the blob may go
   std::string sha256;
   std::vector<std::string> derivative_keys;  // removed from the index: the blobs may go
 };
 
 struct ImageQuery {
+  std::string tenant;  // "" for every tenant (operators)
   std::vector<std::string> tags;  // OR
   std::string format;
   std::string camera;  // model, case-insensitive
@@ -47,6 +48,7 @@ struct ImagePage {
 
 struct DerivativeRecord {
   std::string key;      // cache key (hex); also the blob key in Space::derivatives
+  std::string tenant = "default";  // of the image it was made for
   std::string sha256;   // of the source blob
   std::string params;   // canonical parameters
   std::string format;
@@ -80,6 +82,7 @@ std::optional<ItemStatus> parse_item_status(std::string_view s) noexcept;
 /// A bulk job as submitted. The spec is shared by all its items.
 struct JobSpec {
   std::string id;            // empty: a new id is made
+  std::string tenant = "default";  // whose job: its sources, results and visibility
   std::string params;        // canonical transform parameters
   std::string format;        // output format, "" for the source's
   bool store = false;        // results become stored images
@@ -196,8 +199,10 @@ class Catalog {
  public:
   virtual ~Catalog() = default;
 
-  /// Inserts the record in one transaction; when an image with the same
-  /// sha256 exists, returns it with duplicate = true and inserts nothing.
+  /// Inserts the record in one transaction; when an image of the same tenant
+  /// with the same sha256 exists, returns it with duplicate = true and inserts
+  /// nothing. Another tenant's image of the same bytes is never a duplicate:
+  /// dedupe is not observable across tenants (the blob itself is shared).
   virtual InsertResult insert_image(const core::ImageRecord& image) = 0;
   virtual std::optional<core::ImageRecord> get_image(const std::string& id) = 0;
   virtual std::optional<core::ImageRecord> update_image(const std::string& id, const ImagePatch& patch) = 0;
@@ -209,9 +214,10 @@ class Catalog {
   /// Inserts or replaces the row.
   virtual void put_derivative(const DerivativeRecord& d) = 0;
   virtual void touch_derivative(const std::string& key, std::int64_t now) = 0;
-  virtual std::vector<DerivativeRecord> list_derivatives(const std::string& sha256) = 0;
-  /// Removes the index rows of one source; returns the removed keys.
-  virtual std::vector<std::string> remove_derivatives(const std::string& sha256) = 0;
+  /// The derivatives made for `tenant`'s image of these bytes.
+  virtual std::vector<DerivativeRecord> list_derivatives(const std::string& tenant, const std::string& sha256) = 0;
+  /// Removes the index rows of those; returns the removed keys.
+  virtual std::vector<std::string> remove_derivatives(const std::string& tenant, const std::string& sha256) = 0;
   virtual std::int64_t derivative_bytes() = 0;
   /// Removes least-recently-used rows until the total is at most `budget`;
   /// returns the removed keys so that the caller deletes their blobs.
@@ -295,8 +301,9 @@ class Catalog {
   /// any process, gets the value of the first one.
   virtual std::string setting(const std::string& name, const std::string& value_if_absent) = 0;
 
-  /// Aggregates for /v1/stats; uploads per day cover the days from `since_day` (unix seconds).
-  virtual CatalogStats stats(std::int64_t since_day) = 0;
+  /// Aggregates for /v1/stats over `tenant`'s images ("" for every tenant);
+  /// uploads per day cover the days from `since_day` (unix seconds).
+  virtual CatalogStats stats(std::int64_t since_day, const std::string& tenant) = 0;
 
   /// True when the catalog answers (for /readyz).
   virtual bool healthy() = 0;

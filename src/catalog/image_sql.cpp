@@ -21,6 +21,7 @@ std::string lower_ascii(std::string s) {
 std::string image_conditions(const ImageQuery& query, SqlArgs& args) {
   const Dialect& dialect = args.dialect();
   std::string sql;
+  if (!query.tenant.empty()) sql += " AND i.tenant = " + args.add(query.tenant);
   if (auto words = dialect.text_search_argument(query.text); !words.empty()) {
     sql += " AND " + dialect.text_search_condition(args.add(std::move(words)));
   }
@@ -49,7 +50,8 @@ std::string SqlArgs::add(SqlValue value) {
 std::string image_columns(const Dialect& dialect) {
   return std::string(
              "i.id, i.sha256, i.format, i.width, i.height, i.size, i.frames, i.has_alpha, i.created_at, "
-             "i.name, i.description, i.camera_make, i.camera_model, i.focus_x, i.focus_y, i.metadata_json, ") +
+             "i.name, i.description, i.camera_make, i.camera_model, i.focus_x, i.focus_y, i.metadata_json, "
+             "i.tenant, i.phash, ") +
          dialect.image_tags_json + ", " + dialect.image_variants_json;
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/id.hpp"
 #include "core/tags.hpp"
+#include "core/tenant.hpp"
 #include "core/time.hpp"
 
 namespace progimage::catalog {
@@ -40,11 +41,14 @@ core::ImageRecord read_image(const Row& row) {
   r.camera_model = row.text(12);
   if (!row.is_null(13) && !row.is_null(14)) r.focus = core::FocusPoint{row.real(13), row.real(14)};
   r.metadata_json = row.text(15);
-  const auto tags = boost::json::parse(row.text(16)).as_array();
+  r.tenant = row.text(16);
+  // Stored as the signed 64-bit integer with the same bits (SQL has no unsigned type).
+  if (!row.is_null(17)) r.phash = static_cast<std::uint64_t>(row.int64(17));
+  const auto tags = boost::json::parse(row.text(18)).as_array();
   for (const auto& t : tags) r.tags.emplace_back(t.as_string());
   std::sort(r.tags.begin(), r.tags.end());
-  if (!row.is_null(17)) {
-    const auto variants = boost::json::parse(row.text(17));
+  if (!row.is_null(19)) {
+    const auto variants = boost::json::parse(row.text(19));
     if (variants.is_object())
       for (const auto& [name, status] : variants.as_object())
         if (status.is_string()) r.variants[std::string(name)] = std::string(status.as_string());
@@ -52,7 +56,8 @@ core::ImageRecord read_image(const Row& row) {
   return r;
 }
 
-const std::string kDerivativeColumns = "key, sha256, params, format, width, height, size, created_at, last_used_at";
+const std::string kDerivativeColumns =
+    "key, sha256, params, format, width, height, size, created_at, last_used_at, tenant";
 
 DerivativeRecord read_derivative(const Row& row) {
   DerivativeRecord d;
@@ -65,12 +70,13 @@ DerivativeRecord read_derivative(const Row& row) {
   d.size = row.int64(6);
   d.created_at = row.int64(7);
   d.last_used_at = row.int64(8);
+  d.tenant = row.text(9);
   return d;
 }
 
 const std::string kJobColumns =
     "id, status, params, format, store, max_attempts, total, done, failed, cancelled, created_at, finished_at,"
-    " callback_url, callback_state";
+    " callback_url, callback_state, tenant";
 
 JobRecord read_job(const Row& row) {
   JobRecord j;
@@ -90,6 +96,7 @@ JobRecord read_job(const Row& row) {
   if (!row.is_null(11)) j.finished_at = row.int64(11);
   j.spec.callback_url = row.text(12);
   j.callback_state = row.text(13);
+  j.spec.tenant = row.text(14);
   return j;
 }
 
@@ -142,6 +149,7 @@ FinishedItem finished_item(const ClaimedItem& item) { return FinishedItem{item.j
 
 core::ImageRecord image_for_insert(core::ImageRecord image) {
   if (image.sha256.empty()) throw std::invalid_argument("catalog: image without sha256");
+  if (!core::is_valid_tenant(image.tenant)) throw std::invalid_argument("catalog: image without a valid tenant");
   if (image.id.empty()) image.id = core::new_id();
   if (image.created_at == 0) image.created_at = core::unix_now();
   if (image.metadata_json.empty()) image.metadata_json = "{}";
@@ -154,6 +162,7 @@ core::ImageRecord image_for_insert(core::ImageRecord image) {
 }
 
 JobSpec job_spec_for_insert(JobSpec spec, std::int64_t now_ms) {
+  if (!core::is_valid_tenant(spec.tenant)) throw std::invalid_argument("catalog: job without a valid tenant");
   if (spec.id.empty()) spec.id = core::new_id();
   if (spec.created_at == 0) spec.created_at = now_ms / 1000;
   if (spec.max_attempts < 1) spec.max_attempts = 1;

@@ -37,13 +37,13 @@ constexpr auto kTouchInterval = std::chrono::seconds(1);
 /// The statements that read one image, made once (their text comes partly
 /// from the dialect).
 struct ImageSelects {
-  std::string by_id, by_sha256;
+  std::string by_id, by_tenant_and_sha256;
 };
 
 const ImageSelects& image_selects() {
   static const ImageSelects selects = [] {
     const std::string select = "SELECT " + image_columns(sqlite::dialect()) + " FROM images i WHERE ";
-    return ImageSelects{select + "i.id = ?1", select + "i.sha256 = ?1"};
+    return ImageSelects{select + "i.id = ?1", select + "i.tenant = ?1 AND i.sha256 = ?2"};
   }();
   return selects;
 }
@@ -55,9 +55,11 @@ void bind_all(Statement& s, const SqlArgs& args) {
   }
 }
 
-std::optional<core::ImageRecord> load_image(Connection& c, const std::string& sql, const std::string& arg) {
+std::optional<core::ImageRecord> load_image(Connection& c, const std::string& sql, const std::string& arg,
+                                            const std::string& second = {}) {
   auto s = c.cached(sql);
   s->bind(1, arg);
+  if (!second.empty()) s->bind(2, second);
   if (!s->step()) return std::nullopt;
   return read_image(*s);
 }
@@ -71,15 +73,16 @@ bool image_exists(Connection& c, const std::string& id) {
 void insert_image_row(Connection& c, const core::ImageRecord& rec) {
   auto s = c.cached(
       "INSERT INTO images (id, sha256, format, width, height, size, frames, has_alpha, created_at,"
-      " name, description, camera_make, camera_model, focus_x, focus_y, metadata_json)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+      " name, description, camera_make, camera_model, focus_x, focus_y, metadata_json, tenant, phash)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)");
   s->bind(1, rec.id).bind(2, rec.sha256).bind(3, rec.format).bind(4, rec.width).bind(5, rec.height);
   s->bind(6, rec.size).bind(7, rec.frames).bind(8, rec.has_alpha ? 1 : 0).bind(9, rec.created_at);
   s->bind(10, rec.name).bind(11, rec.description).bind(12, rec.camera_make).bind(13, rec.camera_model);
   if (rec.focus) {
     s->bind(14, rec.focus->x).bind(15, rec.focus->y);
   }
-  s->bind(16, rec.metadata_json);
+  s->bind(16, rec.metadata_json).bind(17, rec.tenant);
+  if (rec.phash) s->bind(18, static_cast<std::int64_t>(*rec.phash));
   s->run();
 }
 
@@ -101,11 +104,12 @@ void insert_variant(Connection& c, const std::string& image_id, const std::strin
   s->bind(1, image_id).bind(2, name).bind(3, kVariantAttempts).bind(4, now_ms).run();
 }
 
-/// Removes the derivative index rows of one source; their keys, sorted.
-std::vector<std::string> delete_derivatives_of(Connection& c, const std::string& sha256) {
+/// Removes the derivative index rows of one tenant's image of these bytes;
+/// their keys, sorted.
+std::vector<std::string> delete_derivatives_of(Connection& c, const std::string& tenant, const std::string& sha256) {
   std::vector<std::string> keys;
-  auto s = c.cached("DELETE FROM derivatives WHERE sha256 = ?1 RETURNING key");
-  s->bind(1, sha256);
+  auto s = c.cached("DELETE FROM derivatives WHERE tenant = ?1 AND sha256 = ?2 RETURNING key");
+  s->bind(1, tenant).bind(2, sha256);
   while (s->step()) keys.push_back(s->text(0));
   std::sort(keys.begin(), keys.end());
   return keys;
@@ -207,13 +211,19 @@ std::vector<std::int64_t> take_expired_leases(Connection& c, int max, std::int64
   return runnable;
 }
 
+bool tenant_has_image(Connection& c, const std::string& tenant, const std::string& id) {
+  auto s = c.cached("SELECT 1 FROM images WHERE id = ?1 AND tenant = ?2");
+  s->bind(1, id).bind(2, tenant);
+  return s->step();
+}
+
 /// One item per source of a new job; throws core::Error(bad_parameter)
-/// naming the image ids that do not exist. Returns how many.
+/// naming the image ids that the job's tenant does not have. Returns how many.
 std::int64_t insert_listed_items(Connection& c, const JobSpec& job, const std::vector<JobSource>& sources,
                                  std::int64_t now_ms) {
   MissingImages missing;
   for (const auto& src : sources) {
-    if (src.kind == ItemKind::image && !image_exists(c, src.source)) missing.add(src.source);
+    if (src.kind == ItemKind::image && !tenant_has_image(c, job.tenant, src.source)) missing.add(src.source);
   }
   if (!missing.empty()) throw missing.error();
   std::int64_t position = 0;
@@ -229,7 +239,8 @@ std::int64_t insert_listed_items(Connection& c, const JobSpec& job, const std::v
 }
 
 /// One item per image that `selector` finds; returns how many.
-std::int64_t insert_found_items(Connection& c, const JobSpec& job, const ImageQuery& selector, std::int64_t now_ms) {
+std::int64_t insert_found_items(Connection& c, const JobSpec& job, ImageQuery selector, std::int64_t now_ms) {
+  selector.tenant = job.tenant;  // a job selects its own tenant's images only
   SqlArgs args(sqlite::dialect());
   Statement s = c.prepare(insert_found_items_sql(selector, job.id, job.max_attempts, now_ms, args));
   bind_all(s, args);
@@ -330,6 +341,19 @@ SqliteCatalog::~SqliteCatalog() {
 int SqliteCatalog::latest_schema_version() noexcept { return sqlite::migrations().back().version; }
 
 void SqliteCatalog::migrate() {
+  // A migration may rebuild a table (SQLite's way to change a constraint),
+  // which needs foreign keys off outside the transaction; they are checked
+  // before it commits and switched on again whatever happens.
+  writer_->exec("PRAGMA foreign_keys = OFF");
+  struct ForeignKeysOn {
+    Connection& c;
+    ~ForeignKeysOn() {
+      try {
+        c.exec("PRAGMA foreign_keys = ON");
+      } catch (...) {
+      }
+    }
+  } restore{*writer_};
   // In one write transaction: two processes starting on one file migrate one
   // after the other.
   write(Durability::full, [](Connection& w) {
@@ -347,12 +371,19 @@ void SqliteCatalog::migrate() {
                         "catalog: database schema version " + std::to_string(current) +
                             " is newer than this program's " + std::to_string(latest_schema_version()));
     }
+    bool migrated = false;
     for (const auto& m : sqlite::migrations()) {
       if (m.version <= current) continue;
+      migrated = true;
       w.exec(m.sql);
       auto s = w.cached("INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)");
       s->bind(1, m.version).bind(2, core::unix_now()).run();
     }
+    if (!migrated) return;
+    Statement check = w.prepare("PRAGMA foreign_key_check");
+    if (check.step())
+      throw core::Error(core::ErrorCode::internal,
+                        "catalog: a migration left a row of " + check.text(0) + " without its " + check.text(2));
   });
 }
 
@@ -370,9 +401,11 @@ InsertResult SqliteCatalog::insert_image(const core::ImageRecord& image) {
   return write(Durability::full, [&](Connection& w) -> InsertResult {
     // Inside the write transaction, so two uploads of the same bytes cannot
     // both miss here: the second sees the first's row.
-    if (auto existing = load_image(w, image_selects().by_sha256, rec.sha256)) {
-      auto saved = w.cached("UPDATE dedupe_savings SET uploads = uploads + 1, bytes = bytes + ?1 WHERE id = 1");
-      saved->bind(1, rec.size).run();
+    if (auto existing = load_image(w, image_selects().by_tenant_and_sha256, rec.tenant, rec.sha256)) {
+      auto saved = w.cached(
+          "INSERT INTO dedupe_savings (tenant, uploads, bytes) VALUES (?1, 1, ?2)"
+          " ON CONFLICT (tenant) DO UPDATE SET uploads = uploads + 1, bytes = bytes + excluded.bytes");
+      saved->bind(1, rec.tenant).bind(2, rec.size).run();
       return {std::move(*existing), true};
     }
     insert_image_row(w, rec);
@@ -415,11 +448,13 @@ std::optional<core::ImageRecord> SqliteCatalog::update_image(const std::string& 
 DeleteResult SqliteCatalog::delete_image(const std::string& id) {
   return write(Durability::full, [&](Connection& w) {
     DeleteResult result;
+    std::string tenant;
     {
-      auto s = w.cached("SELECT sha256 FROM images WHERE id = ?1");
+      auto s = w.cached("SELECT sha256, tenant FROM images WHERE id = ?1");
       s->bind(1, id);
       if (!s->step()) return result;
       result.sha256 = s->text(0);
+      tenant = s->text(1);
     }
     result.found = true;
     {
@@ -436,9 +471,9 @@ DeleteResult SqliteCatalog::delete_image(const std::string& id) {
       s->step();
       result.blob_unreferenced = s->int64(0) == 0;
     }
-    // Derivatives belong to the source bytes: they go with the last image that
-    // uses them (sha256 is unique today, so that is always this one).
-    if (result.blob_unreferenced) result.derivative_keys = delete_derivatives_of(w, result.sha256);
+    // Derivatives were made for this tenant's image of the bytes, the only
+    // one it has ((tenant, sha256) is unique): they go with it.
+    result.derivative_keys = delete_derivatives_of(w, tenant, result.sha256);
     return result;
   });
 }
@@ -487,12 +522,12 @@ void SqliteCatalog::put_derivative(const DerivativeRecord& d) {
   write(Durability::full, [&](Connection& w) {
     auto s = w.cached(
         "INSERT INTO derivatives (" + kDerivativeColumns +
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-        " ON CONFLICT (key) DO UPDATE SET sha256 = excluded.sha256, params = excluded.params,"
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        " ON CONFLICT (key) DO UPDATE SET sha256 = excluded.sha256, tenant = excluded.tenant, params = excluded.params,"
         " format = excluded.format, width = excluded.width, height = excluded.height, size = excluded.size,"
         " created_at = excluded.created_at, last_used_at = excluded.last_used_at");
     s->bind(1, d.key).bind(2, d.sha256).bind(3, d.params).bind(4, d.format).bind(5, d.width);
-    s->bind(6, d.height).bind(7, d.size).bind(8, d.created_at).bind(9, d.last_used_at);
+    s->bind(6, d.height).bind(7, d.size).bind(8, d.created_at).bind(9, d.last_used_at).bind(10, d.tenant);
     s->run();
   });
 }
@@ -542,20 +577,21 @@ void SqliteCatalog::flush_touches(bool wait) {
   }
 }
 
-std::vector<DerivativeRecord> SqliteCatalog::list_derivatives(const std::string& sha256) {
+std::vector<DerivativeRecord> SqliteCatalog::list_derivatives(const std::string& tenant, const std::string& sha256) {
   std::vector<DerivativeRecord> out;
   {
     auto r = reader();
-    auto s = r->cached("SELECT " + kDerivativeColumns + " FROM derivatives WHERE sha256 = ?1 ORDER BY params, key");
-    s->bind(1, sha256);
+    auto s = r->cached("SELECT " + kDerivativeColumns +
+                       " FROM derivatives WHERE tenant = ?1 AND sha256 = ?2 ORDER BY params, key");
+    s->bind(1, tenant).bind(2, sha256);
     while (s->step()) out.push_back(read_derivative(*s));
   }
   for (auto& d : out) d.last_used_at = std::max(d.last_used_at, pending_touch(d.key));
   return out;
 }
 
-std::vector<std::string> SqliteCatalog::remove_derivatives(const std::string& sha256) {
-  return write(Durability::full, [&](Connection& w) { return delete_derivatives_of(w, sha256); });
+std::vector<std::string> SqliteCatalog::remove_derivatives(const std::string& tenant, const std::string& sha256) {
+  return write(Durability::full, [&](Connection& w) { return delete_derivatives_of(w, tenant, sha256); });
 }
 
 std::int64_t SqliteCatalog::derivative_bytes() {
@@ -616,10 +652,10 @@ JobRecord SqliteCatalog::create_job(const JobSpec& spec, const std::vector<JobSo
   return write(Durability::full, [&](Connection& w) {
     {
       auto s = w.cached(
-          "INSERT INTO jobs (id, params, format, store, max_attempts, created_at, callback_url)"
-          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+          "INSERT INTO jobs (id, params, format, store, max_attempts, created_at, callback_url, tenant)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
       s->bind(1, js.id).bind(2, js.params).bind(3, js.format).bind(4, js.store ? 1 : 0).bind(5, js.max_attempts);
-      s->bind(6, js.created_at).bind(7, js.callback_url).run();
+      s->bind(6, js.created_at).bind(7, js.callback_url).bind(8, js.tenant).run();
     }
     // A search runs inside the transaction: the job gets exactly the images
     // that existed when it was created, newest first like the list.
@@ -861,42 +897,57 @@ std::string SqliteCatalog::setting(const std::string& name, const std::string& v
 
 // ---- stats and health ------------------------------------------------------
 
-CatalogStats SqliteCatalog::stats(std::int64_t since_day) {
+CatalogStats SqliteCatalog::stats(std::int64_t since_day, const std::string& tenant) {
+  // ?1 is the tenant, "" for all of them.
   static const std::string uploads_per_day_sql = "SELECT " + sqlite::dialect().utc_day("created_at") +
-                                                 " AS d, COUNT(*) FROM images WHERE created_at >= ?1"
-                                                 " GROUP BY d ORDER BY d";
+                                                 " AS d, COUNT(*) FROM images WHERE (?1 = '' OR tenant = ?1)"
+                                                 " AND created_at >= ?2 GROUP BY d ORDER BY d";
   CatalogStats out;
   auto r = reader();
+  std::int64_t image_bytes = 0;
   {
-    auto s = r->cached("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM images");
+    auto s = r->cached("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM images WHERE (?1 = '' OR tenant = ?1)");
+    s->bind(1, tenant);
     if (s->step()) {
       out.images = s->int64(0);
-      out.bytes_stored = s->int64(1);
+      image_bytes = s->int64(1);
     }
   }
-  {
-    auto s = r->cached("SELECT bytes FROM dedupe_savings WHERE id = 1");
-    if (s->step()) out.bytes_saved_by_dedupe = s->int64(0);
+  out.bytes_stored = image_bytes;
+  if (tenant.empty()) {
+    // Across tenants each blob is stored once: the bytes that tenants share
+    // were saved too.
+    auto s = r->cached("SELECT COALESCE(SUM(size), 0) FROM (SELECT MAX(size) AS size FROM images GROUP BY sha256)");
+    if (s->step()) out.bytes_stored = s->int64(0);
   }
   {
-    auto s = r->cached("SELECT format, COUNT(*) AS n FROM images GROUP BY format ORDER BY n DESC, format");
+    auto s = r->cached("SELECT COALESCE(SUM(bytes), 0) FROM dedupe_savings WHERE (?1 = '' OR tenant = ?1)");
+    s->bind(1, tenant);
+    if (s->step()) out.bytes_saved_by_dedupe = s->int64(0) + (image_bytes - out.bytes_stored);
+  }
+  {
+    auto s = r->cached(
+        "SELECT format, COUNT(*) AS n FROM images WHERE (?1 = '' OR tenant = ?1) GROUP BY format ORDER BY n DESC, format");
+    s->bind(1, tenant);
     while (s->step()) out.formats.emplace_back(s->text(0), s->int64(1));
   }
   {
     auto s = r->cached(
         "SELECT CASE WHEN camera_model = '' THEN 'unknown' ELSE camera_model END AS m, COUNT(*) AS n"
-        " FROM images GROUP BY m ORDER BY n DESC, m LIMIT 10");
+        " FROM images WHERE (?1 = '' OR tenant = ?1) GROUP BY m ORDER BY n DESC, m LIMIT 10");
+    s->bind(1, tenant);
     while (s->step()) out.camera_models.emplace_back(s->text(0), s->int64(1));
   }
   {
     auto s = r->cached(uploads_per_day_sql);
-    s->bind(1, since_day);
+    s->bind(1, tenant).bind(2, since_day);
     while (s->step()) out.uploads_per_day.emplace_back(s->text(0), s->int64(1));
   }
   {
     auto s = r->cached(
         "SELECT COALESCE(SUM(status = 'queued'), 0), COALESCE(SUM(status = 'running'), 0),"
-        " COALESCE(SUM(status IN ('failed', 'partial')), 0) FROM jobs");
+        " COALESCE(SUM(status IN ('failed', 'partial')), 0) FROM jobs WHERE (?1 = '' OR tenant = ?1)");
+    s->bind(1, tenant);
     if (s->step()) {
       out.jobs_queued = s->int64(0);
       out.jobs_running = s->int64(1);

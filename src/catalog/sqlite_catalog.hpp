@@ -58,8 +58,8 @@ class SqliteCatalog final : public Catalog {
   std::optional<DerivativeRecord> get_derivative(const std::string& key) override;
   void put_derivative(const DerivativeRecord& d) override;
   void touch_derivative(const std::string& key, std::int64_t now) override;
-  std::vector<DerivativeRecord> list_derivatives(const std::string& sha256) override;
-  std::vector<std::string> remove_derivatives(const std::string& sha256) override;
+  std::vector<DerivativeRecord> list_derivatives(const std::string& tenant, const std::string& sha256) override;
+  std::vector<std::string> remove_derivatives(const std::string& tenant, const std::string& sha256) override;
   std::int64_t derivative_bytes() override;
   std::vector<std::string> evict_derivatives(std::int64_t budget) override;
 
@@ -86,7 +86,7 @@ class SqliteCatalog final : public Catalog {
 
   std::string setting(const std::string& name, const std::string& value_if_absent) override;
 
-  CatalogStats stats(std::int64_t since_day) override;
+  CatalogStats stats(std::int64_t since_day, const std::string& tenant) override;
   bool healthy() override;
   /// Runs `PRAGMA integrity_check`, `PRAGMA foreign_key_check` and the
   /// full-text index check; "ok" or one line per problem.

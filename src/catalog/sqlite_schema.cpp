@@ -163,12 +163,155 @@ ALTER TABLE job_items ADD COLUMN result_expires_at INTEGER;
 CREATE INDEX job_items_output_expiry ON job_items (result_expires_at) WHERE result_output_key != '';
 )sql";
 
+// Version 6: tenants. Every image and job belongs to one ("default" for what
+// was there before). The same bytes may be stored once per tenant: (tenant,
+// sha256) is unique and the blob is shared, so `images` is rebuilt without
+// its UNIQUE (sha256). Runs with foreign keys off (the catalog checks them
+// after), so that dropping the old table does not cascade to the tags.
+// Derivatives are made for one tenant's image; dedupe savings are per tenant.
+// The perceptual hash gets a column of its own (the similar-image index is
+// built from it at start; rows from before are filled from metadata_json).
+// New: managed API keys and upload links (secrets kept as SHA-256 only),
+// tenant quotas, resumable uploads, and usage by day (client: a key id, or
+// a key id and a token subject).
+constexpr const char* kV6 = R"sql(
+CREATE TABLE images_v6 (
+  seq           INTEGER PRIMARY KEY,
+  id            TEXT NOT NULL UNIQUE,
+  tenant        TEXT NOT NULL DEFAULT 'default',
+  sha256        TEXT NOT NULL,
+  format        TEXT NOT NULL,
+  width         INTEGER NOT NULL,
+  height        INTEGER NOT NULL,
+  size          INTEGER NOT NULL,
+  frames        INTEGER NOT NULL DEFAULT 1,
+  has_alpha     INTEGER NOT NULL DEFAULT 0,
+  created_at    INTEGER NOT NULL,
+  name          TEXT NOT NULL DEFAULT '',
+  description   TEXT NOT NULL DEFAULT '',
+  camera_make   TEXT NOT NULL DEFAULT '',
+  camera_model  TEXT NOT NULL DEFAULT '',
+  focus_x       REAL CHECK (focus_x IS NULL OR (focus_x >= 0 AND focus_x <= 1)),
+  focus_y       REAL CHECK (focus_y IS NULL OR (focus_y >= 0 AND focus_y <= 1)),
+  metadata_json TEXT NOT NULL DEFAULT '{}',
+  phash         INTEGER,
+  UNIQUE (tenant, sha256)
+);
+INSERT INTO images_v6 (seq, id, tenant, sha256, format, width, height, size, frames, has_alpha, created_at,
+                       name, description, camera_make, camera_model, focus_x, focus_y, metadata_json)
+  SELECT seq, id, 'default', sha256, format, width, height, size, frames, has_alpha, created_at,
+         name, description, camera_make, camera_model, focus_x, focus_y, metadata_json FROM images;
+DROP TABLE images;
+ALTER TABLE images_v6 RENAME TO images;
+CREATE INDEX images_by_time ON images (created_at, id);
+CREATE INDEX images_by_tenant_time ON images (tenant, created_at, id);
+CREATE INDEX images_by_camera ON images (camera_model COLLATE NOCASE);
+CREATE INDEX images_by_sha256 ON images (sha256);
+CREATE TRIGGER images_fts_insert AFTER INSERT ON images BEGIN
+  INSERT INTO images_fts (rowid, name, description) VALUES (new.seq, new.name, new.description);
+END;
+CREATE TRIGGER images_fts_delete AFTER DELETE ON images BEGIN
+  INSERT INTO images_fts (images_fts, rowid, name, description)
+    VALUES ('delete', old.seq, old.name, old.description);
+END;
+CREATE TRIGGER images_fts_update AFTER UPDATE OF name, description ON images BEGIN
+  INSERT INTO images_fts (images_fts, rowid, name, description)
+    VALUES ('delete', old.seq, old.name, old.description);
+  INSERT INTO images_fts (rowid, name, description) VALUES (new.seq, new.name, new.description);
+END;
+
+ALTER TABLE derivatives ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX derivatives_by_tenant_source ON derivatives (tenant, sha256);
+
+ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+
+CREATE TABLE dedupe_savings_v6 (
+  tenant  TEXT PRIMARY KEY,
+  uploads INTEGER NOT NULL DEFAULT 0,
+  bytes   INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO dedupe_savings_v6 (tenant, uploads, bytes)
+  SELECT 'default', uploads, bytes FROM dedupe_savings WHERE uploads > 0;
+DROP TABLE dedupe_savings;
+ALTER TABLE dedupe_savings_v6 RENAME TO dedupe_savings;
+
+CREATE TABLE api_keys (
+  id              TEXT PRIMARY KEY,
+  tenant          TEXT NOT NULL,
+  role            TEXT NOT NULL,
+  name            TEXT NOT NULL DEFAULT '',
+  prefix          TEXT NOT NULL,
+  hash            TEXT NOT NULL UNIQUE,
+  rate_per_second REAL,
+  rate_burst      REAL,
+  created_at      INTEGER NOT NULL,
+  last_used_at    INTEGER,
+  revoked_at      INTEGER
+);
+CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at);
+
+CREATE TABLE tenant_quotas (
+  tenant     TEXT PRIMARY KEY,
+  max_bytes  INTEGER NOT NULL DEFAULT 0,
+  max_images INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE upload_links (
+  id          TEXT PRIMARY KEY,
+  tenant      TEXT NOT NULL,
+  hash        TEXT NOT NULL UNIQUE,
+  created_at  INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  max_uploads INTEGER NOT NULL,
+  uses        INTEGER NOT NULL DEFAULT 0,
+  max_bytes   INTEGER,
+  formats     TEXT NOT NULL DEFAULT '[]',
+  tags        TEXT NOT NULL DEFAULT '[]',
+  revoked_at  INTEGER
+);
+CREATE INDEX upload_links_by_tenant ON upload_links (tenant, created_at);
+
+CREATE TABLE resumable_uploads (
+  id         TEXT PRIMARY KEY,
+  tenant     TEXT NOT NULL,
+  length     INTEGER,
+  metadata   TEXT NOT NULL DEFAULT '{}',
+  link_id    TEXT,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  image_id   TEXT
+);
+CREATE INDEX resumable_uploads_by_expiry ON resumable_uploads (expires_at);
+
+CREATE TABLE usage (
+  day          TEXT NOT NULL,
+  tenant       TEXT NOT NULL,
+  client       TEXT NOT NULL,
+  requests     INTEGER NOT NULL DEFAULT 0,
+  bytes_in     INTEGER NOT NULL DEFAULT 0,
+  bytes_out    INTEGER NOT NULL DEFAULT 0,
+  transforms   INTEGER NOT NULL DEFAULT 0,
+  cache_hits   INTEGER NOT NULL DEFAULT 0,
+  cache_misses INTEGER NOT NULL DEFAULT 0,
+  uploads      INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, tenant, client)
+) WITHOUT ROWID;
+CREATE TABLE stored_by_day (
+  day    TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  bytes  INTEGER NOT NULL,
+  images INTEGER NOT NULL,
+  PRIMARY KEY (day, tenant)
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
     {3, kV3},
     {4, kV4},
     {5, kV5},
+    {6, kV6},
 };
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "core/config.hpp"
+#include "core/tenant.hpp"
 
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
@@ -94,6 +95,34 @@ std::chrono::milliseconds to_duration(const Setting& s, const std::string& v) {
   return *d;
 }
 
+/// KEY:ROLE or KEY:ROLE:TENANT, read from the right (a key may hold colons).
+ApiKey parse_api_key(const std::string& item) {
+  const auto fail = [&item]() -> ApiKey {
+    throw std::invalid_argument("--api-key " + item +
+                                ": expected KEY:ROLE or KEY:ROLE:TENANT with ROLE read, write or admin and TENANT "
+                                "a tenant name or *");
+  };
+  auto last = item.rfind(':');
+  if (last == std::string::npos || last == 0) return fail();
+  if (auto role = parse_role(item.substr(last + 1))) return {item.substr(0, last), *role, std::string(kDefaultTenant)};
+  auto tenant = item.substr(last + 1);
+  auto middle = item.rfind(':', last - 1);
+  if (middle == std::string::npos || middle == 0) return fail();
+  auto role = parse_role(item.substr(middle + 1, last - middle - 1));
+  if (!role || (tenant != kAllTenants && !is_valid_tenant(tenant))) return fail();
+  return {item.substr(0, middle), *role, tenant};
+}
+
+TenantQuota parse_tenant_quota(const Setting& s, const std::string& item) {
+  auto first = item.find(':');
+  auto second = first == std::string::npos ? first : item.find(':', first + 1);
+  if (second == std::string::npos) bad(s, item, "expected TENANT:BYTES:IMAGES");
+  TenantQuota quota{item.substr(0, first), to_int(s, item.substr(first + 1, second - first - 1), 0, 1LL << 60),
+                    to_int(s, item.substr(second + 1), 0, 1LL << 60)};
+  if (!is_valid_tenant(quota.tenant)) bad(s, item, "the tenant name is 1-63 of a-z, 0-9, - and _");
+  return quota;
+}
+
 const std::vector<Setting>& settings() {
   static const std::vector<Setting> table = {
       {"listen", "PROGIMAGE_LISTEN", "127.0.0.1:8080", "address and port to serve HTTP on", false,
@@ -142,17 +171,31 @@ const std::vector<Setting>& settings() {
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
          c.processing_queue = static_cast<int>(to_int(s, v.back(), 0, 1'000'000));
        }},
-      {"api-key", "PROGIMAGE_API_KEYS", "(none: open server)", "API key as KEY:ROLE (read, write, admin); repeatable",
-       true,
+      {"api-key", "PROGIMAGE_API_KEYS", "(none: open server)",
+       "API key as KEY:ROLE[:TENANT] (role read, write or admin; tenant * for an operator key); repeatable", true,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
          c.api_keys.clear();
-         for (const auto& item : v) {
-           auto colon = item.rfind(':');
-           auto role = colon == std::string::npos ? std::nullopt : parse_role(item.substr(colon + 1));
-           if (!role || colon == 0)
-             throw std::invalid_argument("--api-key " + item + ": expected KEY:ROLE with ROLE read, write or admin");
-           c.api_keys.push_back({item.substr(0, colon), *role});
-         }
+         for (const auto& item : v) c.api_keys.push_back(parse_api_key(item));
+       }},
+      {"jwt-secret", "PROGIMAGE_JWT_SECRETS", "(none)",
+       "HS256 secret (32 bytes or more) of bearer tokens that applications mint; repeatable", true,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.jwt_secrets = v; }},
+      {"jwt-jwks", "PROGIMAGE_JWT_JWKS", "(none)", "JWKS file of the RS256/ES256 public keys of bearer tokens", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.jwt_jwks = v.back(); }},
+      {"jwt-issuer", "PROGIMAGE_JWT_ISSUER", "(any)", "the iss that bearer tokens must carry", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.jwt_issuer = v.back(); }},
+      {"jwt-audience", "PROGIMAGE_JWT_AUDIENCE", "(none)", "the aud that bearer tokens must carry", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.jwt_audience = v.back(); }},
+      {"tenant-quota", "PROGIMAGE_TENANT_QUOTAS", "(none)",
+       "storage limit of a tenant as TENANT:BYTES:IMAGES (0: no limit; BYTES may say 10G); repeatable", true,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
+         c.tenant_quotas.clear();
+         for (const auto& item : v) c.tenant_quotas.push_back(parse_tenant_quota(s, item));
+       }},
+      {"usage-flush", "PROGIMAGE_USAGE_FLUSH", "10s",
+       "how often usage counters are written to the catalog (a crash loses at most this much)", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
+         c.usage_flush = std::max(to_duration(s, v.back()), std::chrono::milliseconds(100));
        }},
       {"signing-secret", "PROGIMAGE_SIGNING_SECRETS", "(none: URLs unsigned)",
        "secret for signed transform URLs; repeat (or comma-separate) to rotate", true,

@@ -24,9 +24,18 @@ std::string_view node_role_name(NodeRole r);
 constexpr bool serves_api(NodeRole r) noexcept { return r != NodeRole::worker; }
 constexpr bool runs_workers(NodeRole r) noexcept { return r != NodeRole::api; }
 
+/// A key of the configuration (`--api-key KEY:ROLE[:TENANT]`), for bootstrap.
 struct ApiKey {
   std::string key;
   Role role;
+  std::string tenant = "default";  // "*": an operator key that sees every tenant
+};
+
+/// A tenant's storage limits (`--tenant-quota TENANT:BYTES:IMAGES`); 0 is no limit.
+struct TenantQuota {
+  std::string tenant;
+  std::int64_t bytes = 0;
+  std::int64_t images = 0;
 };
 
 struct Config {
@@ -45,6 +54,12 @@ struct Config {
   int processing_threads = 0;  // 0: one per core
   int processing_queue = 64;   // waiting image tasks before 503
   std::vector<ApiKey> api_keys;
+  std::vector<std::string> jwt_secrets;  // HS256
+  std::string jwt_jwks;                  // file of RS256/ES256 public keys
+  std::string jwt_issuer;
+  std::string jwt_audience;
+  std::vector<TenantQuota> tenant_quotas;
+  std::chrono::milliseconds usage_flush{10'000};  // how often usage counters reach the catalog
   std::vector<std::string> signing_secrets;
   std::vector<std::string> fetch_allow;  // CIDRs exempt from the address guard
   std::int64_t max_upload_bytes = 50LL * 1024 * 1024;

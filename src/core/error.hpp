@@ -49,11 +49,17 @@ class Error : public std::runtime_error {
  public:
   Error(ErrorCode code, std::string message)
       : std::runtime_error(std::move(message)), code_(code) {}
+  /// With the seconds after which the same request may succeed (Retry-After).
+  Error(ErrorCode code, std::string message, int retry_after_seconds)
+      : std::runtime_error(std::move(message)), code_(code), retry_after_(retry_after_seconds) {}
   ErrorCode code() const noexcept { return code_; }
   unsigned status() const noexcept { return http_status(code_); }
+  /// 0 when the error says nothing about when to try again.
+  int retry_after() const noexcept { return retry_after_; }
 
  private:
   ErrorCode code_;
+  int retry_after_ = 0;
 };
 
 }  // namespace progimage::core

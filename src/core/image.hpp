@@ -15,6 +15,7 @@ struct FocusPoint {
 
 struct ImageRecord {
   std::string id;
+  std::string tenant = "default";  // who owns it (core/tenant.hpp)
   std::string sha256;      // of the original bytes; also the blob key
   std::string format;      // loader family: jpeg png webp gif avif heic jxl tiff svg
   int width = 0;           // stored size, before EXIF orientation
@@ -30,6 +31,7 @@ struct ImageRecord {
   std::string camera_model;
   std::optional<FocusPoint> focus;
   std::string metadata_json;           // the `/info` extras (exif, icc, phash...) as a JSON object
+  std::optional<std::uint64_t> phash;  // 64-bit perceptual hash, for similar images
   std::map<std::string, std::string> variants;  // preset name -> pending|ready|failed
 };
 

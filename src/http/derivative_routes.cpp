@@ -20,7 +20,7 @@ class DerivativeRoutes {
   explicit DerivativeRoutes(std::shared_ptr<RouteContext> rc) : rc_(std::move(rc)), cx_(rc_->api) {}
 
   Handle list(Request& req, BodyReader&) {
-    auto rec = cx_.images.get(req.params[0]);
+    auto rec = cx_.images.get(req.scope, req.params[0]);
     json::array arr;
     for (const auto& d : cx_.images.derivatives(rec)) {
       arr.push_back(json::object{{"params", d.params},
@@ -35,7 +35,7 @@ class DerivativeRoutes {
   }
 
   Handle purge(Request& req, BodyReader&) {
-    auto rec = cx_.images.get(req.params[0]);
+    auto rec = cx_.images.get(req.scope, req.params[0]);
     co_await cx_.pool.run([this, &rec] {
       cx_.images.purge_derivatives(rec);
       return true;
@@ -48,7 +48,7 @@ class DerivativeRoutes {
   /// GET /v1/images/{id}/variants/{name}: the bytes when ready, 202 while
   /// pending, 500 with the error when it failed for good.
   Handle variant(Request& req, BodyReader&) {
-    auto rec = cx_.images.get(req.params[0]);
+    auto rec = cx_.images.get(req.scope, req.params[0]);
     auto state = cx_.images.variant(rec, req.params[1]);
     if (state.status == "failed") {
       json::object err{{"code", state.error ? state.error->code : "internal"},

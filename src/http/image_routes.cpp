@@ -60,7 +60,7 @@ class ImageRoutes {
   Handle get_image(Request& req, BodyReader&) {
     const bool converting = req.params.size() > 1;
     auto spec = rc_->signed_spec(req, converting);
-    auto rec = cx_.images.get_for_render(req.params[0], spec.fallback);
+    auto rec = cx_.images.get_for_render(req.scope, req.params[0], spec.fallback);
     auto plan = cx_.images.plan(rec, std::move(spec), converting ? req.params[1] : "", req.header("Accept"));
     if (plan.original) co_return original(req, rec);
 
@@ -90,7 +90,7 @@ class ImageRoutes {
         throw Error(ErrorCode::bad_parameter,
                     "unknown parameter " + k + "; use q, tag, format, camera, from, to, limit or cursor");
     }
-    auto page = cx_.images.list(q);
+    auto page = cx_.images.list(req.scope, q);
     json::array arr;
     for (const auto& r : page.images) arr.push_back(image_json(r));
     json::object out{{"images", std::move(arr)}};
@@ -115,7 +115,7 @@ class ImageRoutes {
                     "cannot change \"" + std::string(k) + "\"; PATCH takes description, tags and focus");
       }
     }
-    auto rec = cx_.images.update(req.params[0], changes);
+    auto rec = cx_.images.update(req.scope, req.params[0], changes);
     co_return Response::json(200, core::json_text(image_json(rec)));
   }
 
@@ -123,7 +123,7 @@ class ImageRoutes {
     const std::string& id = req.params[0];
     // Capture by reference: GCC 12 destroys by-value captures of a lambda
     // temporary in a co_await expression twice (seen under ASan).
-    bool found = co_await cx_.pool.run([this, &id] { return cx_.images.remove(id); });
+    bool found = co_await cx_.pool.run([this, &req, &id] { return cx_.images.remove(req.scope, id); });
     if (!found) throw Error(ErrorCode::not_found, "no image with id " + id);
     Response r;
     r.status = 204;
@@ -131,12 +131,12 @@ class ImageRoutes {
   }
 
   Handle info(Request& req, BodyReader&) {
-    auto rec = cx_.images.get(req.params[0]);
+    auto rec = cx_.images.get(req.scope, req.params[0]);
     co_return Response::json(200, core::json_text(image_info_json(rec)));
   }
 
-  Handle stats(Request&, BodyReader&) {
-    auto st = cx_.images.stats();
+  Handle stats(Request& req, BodyReader&) {
+    auto st = cx_.images.stats(req.scope);
     json::object out;
     out["images"] = st.images;
     out["bytes_stored"] = st.bytes_stored;

@@ -66,12 +66,12 @@ class JobRoutes {
  public:
   explicit JobRoutes(std::shared_ptr<RouteContext> rc) : rc_(std::move(rc)), cx_(rc_->api) {}
 
-  Handle create(Request&, BodyReader& body) {
+  Handle create(Request& req, BodyReader& body) {
     auto o = co_await read_json_object(body, kMaxJobBody);
     auto request = job_request(o);
     // One transaction, on a processing thread: a 10,000-item insert must not
     // hold an I/O thread.
-    auto job = co_await cx_.pool.run([this, &request] { return cx_.jobs.submit(request); });
+    auto job = co_await cx_.pool.run([this, &req, &request] { return cx_.jobs.submit(req.scope, request); });
     json::object out{{"id", job.id}, {"status", catalog::job_status_name(job.status)}, {"total", job.total}};
     auto r = Response::json(202, core::json_text(out));
     r.header("Location", "/v1/jobs/" + job.id);
@@ -79,7 +79,7 @@ class JobRoutes {
   }
 
   Handle get(Request& req, BodyReader&) {
-    auto job = cx_.jobs.get(req.params[0]);
+    auto job = cx_.jobs.get(req.scope, req.params[0]);
     std::string cursor;
     int limit = kDefaultResults;
     for (const auto& [k, v] : req.query) {
@@ -102,7 +102,7 @@ class JobRoutes {
     const auto& n = req.params[1];
     auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), position);
     if (ec != std::errc() || p != n.data() + n.size()) position = -1;
-    auto kept = cx_.jobs.output(req.params[0], position);
+    auto kept = cx_.jobs.output(req.scope, req.params[0], position);
     auto span = std::get<service::FileSpan>(std::move(kept.body));
     const auto seconds_left = std::max<std::int64_t>(0, (kept.expires_at_ms - core::unix_now_ms()) / 1000);
     Response r;
@@ -128,7 +128,7 @@ class JobRoutes {
   }
 
   Handle cancel(Request& req, BodyReader&) {
-    auto job = cx_.jobs.cancel(req.params[0]);
+    auto job = cx_.jobs.cancel(req.scope, req.params[0]);
     co_return job_response(job, "", kDefaultResults);
   }
 

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/principal.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
 
@@ -28,8 +29,10 @@ struct Request {
   std::vector<std::string> params;  // route captures
   std::string route;                // the matched pattern, for logs and metrics
   std::string request_id;
-  std::optional<core::Role> role;   // the caller's role; nullopt on an open server
-  std::string api_key;              // the key used, if any
+  /// Who the caller proved to be; nullopt on open routes (health, metrics, upload links).
+  std::optional<auth::Principal> principal;
+  /// Whose data the request works on (the default tenant on open routes).
+  core::Scope scope;
   std::optional<std::int64_t> content_length;
 
   /// First header with this name (case-insensitive), or empty.

@@ -54,6 +54,33 @@ bool is_valid_request_id(std::string_view s) {
   return true;
 }
 
+
+/// The credential of `Authorization: Bearer …`, else of `X-Api-Key`.
+std::string_view bearer_credential(const Request& req) {
+  auto auth = req.header("Authorization");
+  if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "Bearer ")) return auth.substr(7);
+  return req.header("X-Api-Key");
+}
+
+void check_role(const auth::Principal& who, Access access) {
+  const int have = static_cast<int>(who.role);
+  const int need = access == Access::read ? 0 : access == Access::write ? 1 : 2;
+  if (have >= need) return;
+  const char* names[] = {"read", "write", "admin"};
+  throw Error(ErrorCode::forbidden,
+              std::string("this needs a key with the ") + names[need] + " role; the key has " + names[have]);
+}
+
+/// The principal's scope; an operator may act as one tenant with X-ProgImage-Tenant.
+core::Scope scope_of(const Request& req) {
+  auto acting = req.header("X-ProgImage-Tenant");
+  if (acting.empty()) return req.principal->scope();
+  if (!core::is_valid_tenant(acting))
+    throw Error(ErrorCode::bad_parameter, "X-ProgImage-Tenant: a tenant name is 1-63 of a-z, 0-9, - and _");
+  if (!req.principal->all_tenants() && acting != req.principal->tenant)
+    throw Error(ErrorCode::forbidden, "only an operator key (tenant *) may act for another tenant");
+  return req.principal->scope(acting);
+}
 }  // namespace
 
 struct Server::Acceptor {
@@ -227,31 +254,28 @@ asio::awaitable<void> Server::accept_loop() {
 }
 
 void Server::authenticate(Request& req, Access access) const {
-  if (options_.api_keys.empty()) return;  // open server
-  std::string_view key = req.header("X-Api-Key");
-  if (key.empty()) {
-    auto auth = req.header("Authorization");
-    if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "Bearer ")) key = auth.substr(7);
+  if (access == Access::open) return;  // open routes work on no one's data but their own
+  const auto* authenticator = options_.authenticator;
+  if (!authenticator) {
+    req.principal = auth::open_server_principal();
+  } else {
+    auto credential = bearer_credential(req);
+    if (credential.empty() && authenticator->open()) {
+      req.principal = auth::open_server_principal();
+    } else {
+      if (credential.empty())
+        throw Error(ErrorCode::unauthorized, "an API key is required: send Authorization: Bearer KEY");
+      req.principal = authenticator->identify(credential);
+      if (!req.principal) throw Error(ErrorCode::unauthorized, "the API key is not valid (revoked or never issued)");
+    }
   }
-  const core::ApiKey* found = nullptr;
-  for (const auto& k : options_.api_keys)
-    if (core::secure_equals(k.key, key)) found = &k;
-  if (found) {
-    req.role = found->role;
-    req.api_key = found->key;
-  }
-  if (access == Access::open) return;
-  if (!found) {
-    throw Error(ErrorCode::unauthorized,
-                key.empty() ? "an API key is required: send Authorization: Bearer KEY"
-                            : "the API key is not valid");
-  }
-  int have = static_cast<int>(found->role);
-  int need = access == Access::read ? 0 : access == Access::write ? 1 : 2;
-  if (have < need) {
-    const char* names[] = {"read", "write", "admin"};
-    throw Error(ErrorCode::forbidden, std::string("this needs a key with the ") + names[need] +
-                                          " role; the key has " + names[have]);
+  check_role(*req.principal, access);
+  req.scope = scope_of(req);
+  if (options_.rate_limiter && req.principal->rate) {
+    int wait = options_.rate_limiter->admit(req.principal->client_id(), *req.principal->rate);
+    if (wait > 0)
+      throw Error(ErrorCode::rate_limited,
+                  "over this key's request rate; try again in " + std::to_string(wait) + " s", wait);
   }
 }
 
@@ -331,6 +355,7 @@ asio::awaitable<Response> Server::dispatch(Request& req, BodyReader& body, std::
   } catch (const Error& e) {
     auto res = Response::error(e.code(), e.what());
     if (e.code() == ErrorCode::payload_too_large) res.close = true;
+    if (e.retry_after() > 0) res.header("Retry-After", std::to_string(e.retry_after()));
     co_return res;
   } catch (const std::exception& e) {
     internal_error = e.what();

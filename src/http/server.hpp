@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "auth/authenticator.hpp"
+#include "auth/rate_limiter.hpp"
 #include "core/config.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
@@ -32,7 +34,10 @@ struct ServerOptions {
   std::uint64_t max_body_bytes = 50ULL << 20;
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{10'000};
-  std::vector<core::ApiKey> api_keys;
+  /// Who may call; null: every request acts as an operator (tests of the transport).
+  const auth::Authenticator* authenticator = nullptr;
+  /// Request rates of principals that carry one; null: no limits.
+  auth::RateLimiter* rate_limiter = nullptr;
 };
 
 /// Facts about one finished exchange, for logs and metrics.

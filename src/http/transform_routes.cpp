@@ -54,7 +54,7 @@ class TransformRoutes {
   /// GET /v1/images/{id}/explain?{parameters}
   Handle explain(Request& req, BodyReader&) {
     auto spec = rc_->signed_spec(req, false);
-    auto rec = cx_.images.get_for_render(req.params[0], spec.fallback);
+    auto rec = cx_.images.get_for_render(req.scope, req.params[0], spec.fallback);
     auto plan = cx_.images.plan(rec, std::move(spec), "", req.header("Accept"));
     auto steps = co_await cx_.pool.run([&] { return cx_.images.explain(rec, plan); });
     json::object out;
@@ -78,7 +78,7 @@ class TransformRoutes {
     auto spec = params_of(req, o);
     if (auto* id = source->if_contains("id")) {
       if (!id->is_string()) throw Error(ErrorCode::bad_request, "\"id\" must be a string");
-      auto rec = cx_.images.get(std::string(id->as_string()));
+      auto rec = cx_.images.get(req.scope, std::string(id->as_string()));
       co_return co_await transform_stored(req, rec, spec);
     }
     std::optional<service::Upload> upload;
@@ -107,7 +107,7 @@ class TransformRoutes {
 
   Handle render_upload(Request& req, service::Upload& upload, const ops::TransformSpec& spec) {
     auto out = co_await cx_.pool.run([this, &upload, &spec, &req] {
-      return cx_.images.transform(upload, spec, req.header("Accept"));
+      return cx_.images.transform(req.scope, upload, spec, req.header("Accept"));
     });
     Response r;
     r.body = std::move(out.output.bytes);

@@ -25,7 +25,7 @@ class UploadRoutes {
   Handle upload(Request& req, BodyReader& body) {
     auto type = media_type(req.header("Content-Type"));
     if (core::iequals(type, "multipart/form-data")) co_return co_await upload_multipart(req, body);
-    if (core::iequals(type, "application/json")) co_return co_await upload_json(body);
+    if (core::iequals(type, "application/json")) co_return co_await upload_json(req, body);
     if (!type.empty() && !core::iequals(type, "application/octet-stream") && !core::iequals(type.substr(0, 6), "image/"))
       throw Error(ErrorCode::unsupported_media,
                   "Content-Type " + std::string(type) +
@@ -36,13 +36,14 @@ class UploadRoutes {
     meta.name = req.query_value("name").value_or("");
     meta.description = req.query_value("description").value_or("");
     meta.tags = split_tags(req.query_value("tags").value_or(""));
-    auto stored = co_await ingest(upload, meta);
+    auto stored = co_await ingest(req.scope, upload, meta);
     co_return created(stored);
   }
 
  private:
-  boost::asio::awaitable<service::IngestResult> ingest(service::Upload& upload, const service::UploadMeta& meta) {
-    co_return co_await cx_.pool.run([this, &upload, &meta] { return cx_.images.ingest(upload, meta); });
+  boost::asio::awaitable<service::IngestResult> ingest(const core::Scope& scope, service::Upload& upload,
+                                                      const service::UploadMeta& meta) {
+    co_return co_await cx_.pool.run([this, &scope, &upload, &meta] { return cx_.images.ingest(scope, upload, meta); });
   }
 
   static Response created(const service::IngestResult& r) {
@@ -67,7 +68,7 @@ class UploadRoutes {
       service::UploadMeta meta = common;
       meta.name = part.filename.empty() ? collector.fields["name"] : part.filename;
       try {
-        auto r = co_await ingest(part.upload, meta);
+        auto r = co_await ingest(req.scope, part.upload, meta);
         results.emplace_back(image_json(r.image, r.duplicate));
         ++stored;
       } catch (const Error& e) {
@@ -84,7 +85,7 @@ class UploadRoutes {
     co_return Response::json(first_error->status(), core::json_text(out));
   }
 
-  Handle upload_json(BodyReader& body) {
+  Handle upload_json(Request& req, BodyReader& body) {
     auto o = co_await read_json_object(body, json_body_limit(cx_.config));
     service::UploadMeta meta;
     meta.name = string_field(o, "name");
@@ -100,7 +101,7 @@ class UploadRoutes {
     } else {
       upload.emplace(decode_upload(o, cx_.images));
     }
-    auto stored = co_await ingest(*upload, meta);
+    auto stored = co_await ingest(req.scope, *upload, meta);
     co_return created(stored);
   }
 

@@ -265,7 +265,8 @@ Metadata analyze(const std::filesystem::path& path, const Probe& probe, const Li
                         : rgb;
     opaque = opaque.cast(VIPS_FORMAT_UCHAR);
 
-    out["phash"] = detail::hex64(detail::phash_of(thumb));
+    meta.phash = detail::phash_of(thumb);
+    out["phash"] = detail::hex64(*meta.phash);
     out["dominant_color"] = detail::dominant_color(rgb.cast(VIPS_FORMAT_UCHAR));
     const double s = 32.0 / std::max(opaque.width(), opaque.height());
     vips::VImage small = s < 1 ? opaque.resize(s) : opaque;

@@ -49,6 +49,7 @@ void verify_decode(const std::filesystem::path& path, const Probe& probe, const 
 struct Metadata {
   std::string camera_make;   // empty when absent
   std::string camera_model;
+  std::optional<std::uint64_t> phash;  // also in `json`, as 16 hex digits
   std::string json;  // object: exif{make, model, lens, taken_at, orientation, exposure, iso,
                      // focal_length, gps{lat, lon}}, icc, pages, phash, dominant_color, blurhash
 };

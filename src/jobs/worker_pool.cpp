@@ -165,7 +165,8 @@ catalog::ItemOutput WorkerPool::execute(const catalog::ClaimedItem& item) {
 }
 
 catalog::ItemOutput WorkerPool::run_variant(const catalog::ClaimedItem& item) {
-  auto rec = images_.get(item.source);
+  // A variant item has no job: the image says whose it is.
+  auto rec = images_.get(core::Scope::everyone(), item.source);
   // The same cache as the read path: a variant is the derivative GET would serve.
   auto plan = images_.variant_plan(rec, item.variant);
   if (!images_.is_cached(plan)) images_.render(rec, plan);
@@ -173,18 +174,21 @@ catalog::ItemOutput WorkerPool::run_variant(const catalog::ClaimedItem& item) {
 }
 
 catalog::ItemOutput WorkerPool::run_stored(const catalog::ClaimedItem& item) {
-  auto rec = images_.get(item.source);
+  // A job works in its tenant: its sources, watermarks and results are the tenant's.
+  const auto scope = core::Scope::of(item.spec.tenant);
+  auto rec = images_.get(scope, item.source);
   auto plan = images_.plan(rec, images_.parse(ops::split_query(item.spec.params)));
   if (!item.spec.store) {
     if (!images_.is_cached(plan)) images_.render(rec, plan);
     return {"", plan.key};
   }
   auto rendered = images_.cached_or_render(rec, plan);
-  auto stored = images_.store_rendered(*rendered.bytes, rec.name);
+  auto stored = images_.store_rendered(scope, *rendered.bytes, rec.name);
   return {stored.image.id, ""};
 }
 
 catalog::ItemOutput WorkerPool::run_url(const catalog::ClaimedItem& item) {
+  const auto scope = core::Scope::of(item.spec.tenant);
   auto upload = images_.fetch(item.source);
   auto spec = images_.parse(ops::split_query(item.spec.params));
   const auto name = fetch::file_name_from_url(item.source);
@@ -192,11 +196,11 @@ catalog::ItemOutput WorkerPool::run_url(const catalog::ClaimedItem& item) {
     // An import: the fetched bytes themselves become the image.
     service::UploadMeta meta;
     meta.name = name;
-    return {images_.ingest(upload, meta).image.id, ""};
+    return {images_.ingest(scope, upload, meta).image.id, ""};
   }
-  auto out = images_.transform(upload, std::move(spec));
+  auto out = images_.transform(scope, upload, std::move(spec));
   if (!item.spec.store) return {"", "", jobs_.keep_output(item, out.output)};
-  return {images_.store_rendered(out.output.bytes, name).image.id, ""};
+  return {images_.store_rendered(scope, out.output.bytes, name).image.id, ""};
 }
 
 // ---- callbacks ---------------------------------------------------------------

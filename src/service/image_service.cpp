@@ -128,7 +128,7 @@ Upload ImageService::fetch(const std::string& url) {
   return upload;
 }
 
-IngestResult ImageService::ingest(Upload& upload, const UploadMeta& meta) {
+IngestResult ImageService::ingest(const core::Scope& scope, Upload& upload, const UploadMeta& meta) {
   OperationTimer timer(operation_observer_, "ingest");
   if (upload.size() == 0) throw Error(ErrorCode::unsupported_media, "the upload is empty; send the image bytes");
   const auto& limits = options_.limits;
@@ -138,6 +138,7 @@ IngestResult ImageService::ingest(Upload& upload, const UploadMeta& meta) {
 
   core::ImageRecord rec;
   rec.id = core::new_id();
+  rec.tenant = scope.tenant;
   rec.sha256 = upload.sha256();
   rec.format = probe.format;
   rec.width = probe.width;
@@ -152,6 +153,7 @@ IngestResult ImageService::ingest(Upload& upload, const UploadMeta& meta) {
   rec.camera_make = metadata.camera_make;
   rec.camera_model = metadata.camera_model;
   rec.metadata_json = metadata.json;
+  rec.phash = metadata.phash;
   for (const auto& [name, query] : options_.variants) rec.variants[name] = "pending";
 
   catalog::InsertResult inserted;
@@ -166,17 +168,24 @@ IngestResult ImageService::ingest(Upload& upload, const UploadMeta& meta) {
 
 // ---- records -------------------------------------------------------------------
 
-core::ImageRecord ImageService::get(const std::string& id) {
-  if (!core::looks_like_id(id)) throw image_not_found(id);
+std::optional<core::ImageRecord> ImageService::find(const core::Scope& scope, const std::string& id) {
+  if (!core::looks_like_id(id)) return std::nullopt;
   auto rec = catalog_.get_image(id);
+  if (!rec || !scope.sees(rec->tenant)) return std::nullopt;
+  return rec;
+}
+
+core::ImageRecord ImageService::get(const core::Scope& scope, const std::string& id) {
+  auto rec = find(scope, id);
   if (!rec) throw image_not_found(id);
   return std::move(*rec);
 }
 
-core::ImageRecord ImageService::get_for_render(const std::string& id, const std::string& fallback) {
-  auto remembered = [this](const std::string& wanted) {
-    if (auto hit = records_.get(wanted)) return std::move(*hit);
-    auto rec = get(wanted);
+core::ImageRecord ImageService::get_for_render(const core::Scope& scope, const std::string& id,
+                                               const std::string& fallback) {
+  auto remembered = [this, &scope](const std::string& wanted) {
+    if (auto hit = records_.get(wanted); hit && scope.sees(hit->tenant)) return std::move(*hit);
+    auto rec = get(scope, wanted);
     records_.put(wanted, rec, 1024 + rec.metadata_json.size(), kRecordTtl);
     return rec;
   };
@@ -188,13 +197,14 @@ core::ImageRecord ImageService::get_for_render(const std::string& id, const std:
   return remembered(fallback);
 }
 
-core::ImageRecord ImageService::update(const std::string& id, const ImageChanges& changes) {
+core::ImageRecord ImageService::update(const core::Scope& scope, const std::string& id, const ImageChanges& changes) {
+  auto current = get(scope, id);  // another tenant's image is not found
   catalog::ImagePatch patch;
   patch.description = changes.description;
   patch.focus = changes.focus;
   if (changes.description) {
     // Hashtags of a new description join the tags.
-    auto base = changes.tags ? *changes.tags : get(id).tags;
+    auto base = changes.tags ? *changes.tags : current.tags;
     patch.tags = tags_with_hashtags(std::move(base), *changes.description);
   } else if (changes.tags) {
     patch.tags = core::normalize_tags(*changes.tags);
@@ -206,9 +216,9 @@ core::ImageRecord ImageService::update(const std::string& id, const ImageChanges
   return std::move(*rec);
 }
 
-bool ImageService::remove(const std::string& id) {
+bool ImageService::remove(const core::Scope& scope, const std::string& id) {
   forget_record(id);
-  auto rec = catalog_.get_image(id);
+  auto rec = find(scope, id);
   if (!rec) return false;
   std::lock_guard lock(sha_lock(rec->sha256));
   auto result = catalog_.delete_image(id);
@@ -222,10 +232,13 @@ bool ImageService::remove(const std::string& id) {
   return true;
 }
 
-catalog::ImagePage ImageService::list(const catalog::ImageQuery& query) { return catalog_.list_images(query); }
+catalog::ImagePage ImageService::list(const core::Scope& scope, catalog::ImageQuery query) {
+  if (!scope.all_tenants) query.tenant = scope.tenant;
+  return catalog_.list_images(query);
+}
 
-catalog::CatalogStats ImageService::stats() {
-  return catalog_.stats((core::unix_now() / 86400 - (kStatsDays - 1)) * 86400);
+catalog::CatalogStats ImageService::stats(const core::Scope& scope) {
+  return catalog_.stats((core::unix_now() / 86400 - (kStatsDays - 1)) * 86400, scope.search_tenant());
 }
 
 bool ImageService::ready() {
@@ -308,9 +321,10 @@ imaging::Source ImageService::source_of(const core::ImageRecord& image, const st
   return src;
 }
 
-imaging::ImageResolver ImageService::resolver(std::vector<std::shared_ptr<const void>>& keep) {
-  return [this, &keep](const std::string& id) -> std::optional<imaging::Source> {
-    auto rec = catalog_.get_image(id);
+imaging::ImageResolver ImageService::resolver(const std::string& tenant,
+                                              std::vector<std::shared_ptr<const void>>& keep) {
+  return [this, tenant, &keep](const std::string& id) -> std::optional<imaging::Source> {
+    auto rec = find(core::Scope::of(tenant), id);
     if (!rec) return std::nullopt;
     std::shared_ptr<storage::LocalBlob> blob = blobs_.open(Space::originals, rec->sha256);
     if (!blob) return std::nullopt;
@@ -326,7 +340,8 @@ Derivative ImageService::render(const core::ImageRecord& image, const RenderPlan
   auto blob = blobs_.open(Space::originals, image.sha256);
   if (!blob) throw missing_bytes(image);
   std::vector<std::shared_ptr<const void>> keep;
-  auto out = imaging::render(source_of(image, blob->path()), plan.spec, plan.format, resolver(keep), options_.limits);
+  auto out = imaging::render(source_of(image, blob->path()), plan.spec, plan.format, resolver(image.tenant, keep),
+                             options_.limits);
   counters_.renders.fetch_add(1);
   Derivative d{plan.key, out.format, out.mime, out.width, out.height, false,
                std::make_shared<const std::string>(std::move(out.bytes))};
@@ -334,7 +349,8 @@ Derivative ImageService::render(const core::ImageRecord& image, const RenderPlan
   if (options_.cache_bytes > 0 && size <= options_.cache_bytes) {
     blobs_.put(Space::derivatives, plan.key, *d.bytes);
     auto now = core::unix_now();
-    catalog_.put_derivative({plan.key, image.sha256, plan.canonical, d.format, d.width, d.height, size, now, now});
+    catalog_.put_derivative(
+        {plan.key, image.tenant, image.sha256, plan.canonical, d.format, d.width, d.height, size, now, now});
     derivatives_.put(plan.key, d, d.bytes->size());
     enforce_budget();
   }
@@ -353,37 +369,40 @@ imaging::Plan ImageService::explain(const core::ImageRecord& image, const Render
   return imaging::explain(source_of(image, blob->path()), plan.spec, plan.format);
 }
 
-Transformed ImageService::transform(Upload& upload, ops::TransformSpec spec, std::string_view accept) {
+Transformed ImageService::transform(const core::Scope& scope, Upload& upload, ops::TransformSpec spec,
+                                    std::string_view accept) {
   OperationTimer timer(operation_observer_, "transform");
   imaging::Source src;
   src.path = upload.path();
   src.probe = imaging::probe_file(src.path, options_.limits);
   // The plan of an unstored image: its facts stand in for a record.
   core::ImageRecord facts;
+  facts.tenant = scope.tenant;
   facts.format = src.probe.format;
   facts.has_alpha = src.probe.has_alpha;
   auto plan = plan_render(facts, std::move(spec), {}, accept);
   std::vector<std::shared_ptr<const void>> keep;
   counters_.renders.fetch_add(1);
-  return {imaging::render(src, plan.spec, plan.format, resolver(keep), options_.limits), plan.vary_accept};
+  return {imaging::render(src, plan.spec, plan.format, resolver(scope.tenant, keep), options_.limits),
+          plan.vary_accept};
 }
 
-IngestResult ImageService::store_rendered(std::string_view bytes, const std::string& name) {
+IngestResult ImageService::store_rendered(const core::Scope& scope, std::string_view bytes, const std::string& name) {
   Upload upload = begin_upload();
   upload.write(bytes);
   UploadMeta meta;
   meta.name = name;
-  return ingest(upload, meta);
+  return ingest(scope, upload, meta);
 }
 
 // ---- derivatives and variants ------------------------------------------------------
 
 std::vector<catalog::DerivativeRecord> ImageService::derivatives(const core::ImageRecord& image) {
-  return catalog_.list_derivatives(image.sha256);
+  return catalog_.list_derivatives(image.tenant, image.sha256);
 }
 
 void ImageService::purge_derivatives(const core::ImageRecord& image) {
-  for (const auto& key : catalog_.remove_derivatives(image.sha256)) forget_derivative(key);
+  for (const auto& key : catalog_.remove_derivatives(image.tenant, image.sha256)) forget_derivative(key);
 }
 
 void ImageService::forget_derivative(const std::string& key) {

@@ -21,6 +21,7 @@
 #include "catalog/catalog.hpp"
 #include "core/hot_cache.hpp"
 #include "core/image.hpp"
+#include "core/tenant.hpp"
 #include "imaging/imaging.hpp"
 #include "ops/parse.hpp"
 #include "service/body.hpp"
@@ -129,24 +130,28 @@ class ImageService {
   Upload fetch(const std::string& url);
   /// Validates, analyses and stores an upload. Throws core::Error on bad
   /// input (nothing is stored then). The catalog commit acknowledges it.
-  IngestResult ingest(Upload& upload, const UploadMeta& meta);
+  IngestResult ingest(const core::Scope& scope, Upload& upload, const UploadMeta& meta);
 
   // ---- records -------------------------------------------------------------
-  /// The record, or throws not_found.
-  core::ImageRecord get(const std::string& id);
+  /// The record, or throws not_found (also for another tenant's image: the
+  /// same answer as for an id that never existed).
+  core::ImageRecord get(const core::Scope& scope, const std::string& id);
   /// The record to render from: recently read ones come from memory (their
   /// variant statuses may be a moment old; changes made on this node show at
   /// once). That of `fallback` when `id` is unknown and a fallback is given;
   /// throws not_found when neither exists.
-  core::ImageRecord get_for_render(const std::string& id, const std::string& fallback = {});
+  core::ImageRecord get_for_render(const core::Scope& scope, const std::string& id, const std::string& fallback = {});
   /// Applies the changes (hashtags of a new description join the tags);
   /// throws not_found.
-  core::ImageRecord update(const std::string& id, const ImageChanges& changes);
-  /// Deletes the record, its derivatives and (when unreferenced) its blob.
-  bool remove(const std::string& id);
-  catalog::ImagePage list(const catalog::ImageQuery& query);
-  /// Aggregates for /v1/stats, uploads per day over the last 30 days.
-  catalog::CatalogStats stats();
+  core::ImageRecord update(const core::Scope& scope, const std::string& id, const ImageChanges& changes);
+  /// Deletes the record, its derivatives and (when no tenant uses it any
+  /// more) its blob. False for an unknown id.
+  bool remove(const core::Scope& scope, const std::string& id);
+  /// A page of the scope's images (an operator may narrow it to one tenant
+  /// with `query.tenant`).
+  catalog::ImagePage list(const core::Scope& scope, catalog::ImageQuery query);
+  /// Aggregates for /v1/stats over the scope, uploads per day over the last 30 days.
+  catalog::CatalogStats stats(const core::Scope& scope);
   /// True when the catalog and the blob store answer.
   bool ready();
 
@@ -171,10 +176,12 @@ class ImageService {
   /// What render() would produce, without encoding.
   imaging::Plan explain(const core::ImageRecord& image, const RenderPlan& plan);
   /// Renders an upload without storing anything.
-  Transformed transform(Upload& upload, ops::TransformSpec spec, std::string_view accept = {});
-  /// Stores rendered bytes as a new image (content-deduplicated, so a
-  /// repeated job attempt gets the same image back).
-  IngestResult store_rendered(std::string_view bytes, const std::string& name);
+  /// Watermarks and masks it names come from the scope's images.
+  Transformed transform(const core::Scope& scope, Upload& upload, ops::TransformSpec spec,
+                        std::string_view accept = {});
+  /// Stores rendered bytes as a new image of the scope's tenant
+  /// (content-deduplicated, so a repeated job attempt gets the same image back).
+  IngestResult store_rendered(const core::Scope& scope, std::string_view bytes, const std::string& name);
 
   // ---- derivatives and variants ----------------------------------------------
   std::vector<catalog::DerivativeRecord> derivatives(const core::ImageRecord& image);
@@ -193,7 +200,10 @@ class ImageService {
 
  private:
   imaging::Source source_of(const core::ImageRecord& image, const std::filesystem::path& path) const;
-  imaging::ImageResolver resolver(std::vector<std::shared_ptr<const void>>& keep);
+  /// Other images a render names (watermark, mask), found among `tenant`'s.
+  imaging::ImageResolver resolver(const std::string& tenant, std::vector<std::shared_ptr<const void>>& keep);
+  /// The catalog's record when the scope may see it.
+  std::optional<core::ImageRecord> find(const core::Scope& scope, const std::string& id);
   std::mutex& sha_lock(const std::string& sha256);
   void enforce_budget();
   void forget_derivative(const std::string& key);

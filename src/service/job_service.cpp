@@ -62,12 +62,13 @@ JobService::JobService(catalog::Catalog& catalog, storage::BlobStore& blobs, Job
                        std::function<void()> queued)
     : catalog_(catalog), blobs_(blobs), options_(options), queued_(std::move(queued)) {}
 
-catalog::JobRecord JobService::submit(const JobRequest& request) {
+catalog::JobRecord JobService::submit(const core::Scope& scope, const JobRequest& request) {
   check_sources(request);
   ops::TransformSpec transform = request.transform;
   transform.format = job_format(request);
   transform.fallback.clear();
   catalog::JobSpec spec;
+  spec.tenant = scope.tenant;
   spec.max_attempts = options_.max_attempts;
   spec.store = request.store;
   spec.callback_url = request.callback_url;
@@ -78,10 +79,10 @@ catalog::JobRecord JobService::submit(const JobRequest& request) {
   return job;
 }
 
-catalog::JobRecord JobService::get(const std::string& id) {
+catalog::JobRecord JobService::get(const core::Scope& scope, const std::string& id) {
   std::optional<catalog::JobRecord> job;
   if (core::looks_like_id(id)) job = catalog_.get_job(id);
-  if (!job) throw job_not_found(id);
+  if (!job || !scope.sees(job->spec.tenant)) throw job_not_found(id);
   return std::move(*job);
 }
 
@@ -89,8 +90,8 @@ catalog::ResultPage JobService::results(const std::string& job_id, const std::st
   return catalog_.job_results(job_id, cursor, limit);
 }
 
-catalog::JobRecord JobService::cancel(const std::string& id) {
-  auto known = get(id);
+catalog::JobRecord JobService::cancel(const core::Scope& scope, const std::string& id) {
+  auto known = get(scope, id);
   auto job = catalog_.cancel_job(known.id, core::unix_now());
   if (!job) throw job_not_found(id);
   return std::move(*job);
@@ -104,8 +105,8 @@ catalog::JobOutput JobService::keep_output(const catalog::ClaimedItem& item, con
   return {key, rendered.format, core::unix_now_ms() + options_.output_retention.count()};
 }
 
-KeptOutput JobService::output(const std::string& job_id, std::int64_t position) {
-  auto job = get(job_id);
+KeptOutput JobService::output(const core::Scope& scope, const std::string& job_id, std::int64_t position) {
+  auto job = get(scope, job_id);
   auto result = position >= 0 ? catalog_.job_result(job.id, position) : std::nullopt;
   if (!result)
     throw Error(ErrorCode::not_found, "job " + job.id + " has no result " + std::to_string(position) +

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
+#include "core/tenant.hpp"
 #include "imaging/imaging.hpp"
 #include "ops/spec.hpp"
 #include "service/body.hpp"
@@ -50,13 +51,13 @@ class JobService {
 
   /// Checks the request and creates the job with its items in one
   /// transaction. Throws core::Error(bad_parameter) naming what is wrong.
-  catalog::JobRecord submit(const JobRequest& request);
-  /// The job, or throws not_found.
-  catalog::JobRecord get(const std::string& id);
+  catalog::JobRecord submit(const core::Scope& scope, const JobRequest& request);
+  /// The job, or throws not_found (also for another tenant's job).
+  catalog::JobRecord get(const core::Scope& scope, const std::string& id);
   /// A page of results in source order; throws bad_parameter for a bad cursor.
   catalog::ResultPage results(const std::string& job_id, const std::string& cursor, int limit);
   /// Drops the items not started; throws not_found.
-  catalog::JobRecord cancel(const std::string& id);
+  catalog::JobRecord cancel(const core::Scope& scope, const std::string& id);
 
   // ---- kept outputs ----------------------------------------------------------
   /// Keeps the result of `item` for the retention time; returns what the
@@ -65,7 +66,7 @@ class JobService {
   /// The kept result at `position` of the job: not_found for an unknown job
   /// or position, or a result that is not kept (stored images and cached
   /// derivatives have their own URLs); result_expired after the retention.
-  KeptOutput output(const std::string& job_id, std::int64_t position);
+  KeptOutput output(const core::Scope& scope, const std::string& job_id, std::int64_t position);
   /// Removes the bytes of outputs past their retention; returns how many.
   std::size_t sweep_outputs(std::int64_t now_ms);
 

@@ -93,7 +93,9 @@ std::string negotiate_format(std::string_view accept, bool has_alpha) {
 
 std::string derivative_key(const core::ImageRecord& image, const std::string& canonical, const std::string& format,
                            const ops::TransformSpec& spec) {
-  std::string text = image.sha256 + "\n" + canonical + "\n" + format;
+  // The tenant too: a hit must never tell one tenant that another rendered
+  // the same bytes the same way.
+  std::string text = image.sha256 + "\n" + canonical + "\n" + format + "\n" + image.tenant;
   if (auto inputs = stored_inputs(image, spec); !inputs.empty()) text += "\n" + inputs;
   return core::sha256_hex(text);
 }

@@ -35,9 +35,10 @@ RenderPlan plan_render(const core::ImageRecord& image, ops::TransformSpec spec, 
 std::string negotiate_format(std::string_view accept, bool has_alpha);
 
 /// The cache key of a render: the source bytes, the canonical parameters,
-/// the output format, and the stored inputs the render reads (the focal
-/// point, for gravity=focus and gravity=smart), so that changing one of them
-/// never serves an earlier render.
+/// the output format, the image's tenant (no tenant ever hits another's
+/// render), and the stored inputs the render reads (the focal point, for
+/// gravity=focus and gravity=smart), so that changing one of them never
+/// serves an earlier render.
 std::string derivative_key(const core::ImageRecord& image, const std::string& canonical, const std::string& format,
                            const ops::TransformSpec& spec);
 

@@ -359,12 +359,12 @@ TYPED_TEST(CatalogTest, DerivativeIndexRoundTrip) {
   c.put_derivative(make_derivative("k2", "sha-a", 10, 50));
   c.put_derivative(make_derivative("k3", "sha-b", 5, 50));
   EXPECT_EQ(c.derivative_bytes(), 265);
-  auto list = c.list_derivatives("sha-a");
+  auto list = c.list_derivatives("default", "sha-a");
   ASSERT_EQ(list.size(), 2u);
-  EXPECT_TRUE(c.list_derivatives("sha-zzz").empty());
+  EXPECT_TRUE(c.list_derivatives("default", "sha-zzz").empty());
 
-  EXPECT_EQ(c.remove_derivatives("sha-a"), (std::vector<std::string>{"k1", "k2"}));
-  EXPECT_TRUE(c.remove_derivatives("sha-a").empty());
+  EXPECT_EQ(c.remove_derivatives("default", "sha-a"), (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_TRUE(c.remove_derivatives("default", "sha-a").empty());
   EXPECT_EQ(c.derivative_bytes(), 5);
 }
 
@@ -375,7 +375,7 @@ TYPED_TEST(CatalogTest, TouchesAreSeenAtOnce) {
   c.touch_derivative("k1", 500);
   c.touch_derivative("k1", 400);  // never moves backwards
   EXPECT_EQ(c.get_derivative("k1")->last_used_at, 500);
-  EXPECT_EQ(c.list_derivatives("s").at(0).last_used_at, 500);
+  EXPECT_EQ(c.list_derivatives("default", "s").at(0).last_used_at, 500);
   c.touch_derivative("missing", 600);  // harmless
 }
 
@@ -481,7 +481,7 @@ TYPED_TEST(CatalogTest, StatsCountFormatsCamerasDaysAndDedupeSavings) {
   again.id.clear();
   EXPECT_TRUE(c.insert_image(again).duplicate);
 
-  auto st = c.stats(1700000000 - 86400);
+  auto st = c.stats(1700000000 - 86400, {});
   EXPECT_EQ(st.images, 3);
   EXPECT_EQ(st.bytes_stored, a.size + b.size + d.size);
   EXPECT_EQ(st.bytes_saved_by_dedupe, a.size);
@@ -494,7 +494,7 @@ TYPED_TEST(CatalogTest, StatsCountFormatsCamerasDaysAndDedupeSavings) {
   EXPECT_EQ(st.uploads_per_day[0], (std::pair<std::string, std::int64_t>{"2023-11-14", 1}));
   EXPECT_EQ(st.uploads_per_day[1], (std::pair<std::string, std::int64_t>{"2023-11-15", 2}));
   // Only days from `since_day` count.
-  EXPECT_EQ(c.stats(1700086400).uploads_per_day.size(), 1u);
+  EXPECT_EQ(c.stats(1700086400, {}).uploads_per_day.size(), 1u);
 }
 
 TYPED_TEST(CatalogTest, SettingKeepsTheFirstValue) {

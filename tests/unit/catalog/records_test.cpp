@@ -35,7 +35,7 @@ const std::nullopt_t null = std::nullopt;
 
 TEST(ReadImage, MapsEveryColumn) {
   TextRow row({"id1", "abc", "png", "640", "480", "5000000000", "3", "1", "1700000000", "a.png", "at the #beach",
-               "Canon", "Canon EOS 20D", "0.25", "0.75", R"({"exif":{}})", R"(["sea","beach"])",
+               "Canon", "Canon EOS 20D", "0.25", "0.75", R"({"exif":{}})", "acme", "-2", R"(["sea","beach"])",
                R"({"thumb":"ready","small":"pending","odd":1})"});
   auto r = read_image(row);
   EXPECT_EQ(r.id, "id1");
@@ -55,12 +55,14 @@ TEST(ReadImage, MapsEveryColumn) {
   EXPECT_DOUBLE_EQ(r.focus->x, 0.25);
   EXPECT_DOUBLE_EQ(r.focus->y, 0.75);
   EXPECT_EQ(r.metadata_json, R"({"exif":{}})");
+  EXPECT_EQ(r.tenant, "acme");
+  EXPECT_EQ(r.phash, 0xFFFFFFFFFFFFFFFEull);  // the bits of the signed column
   EXPECT_EQ(r.tags, (std::vector<std::string>{"beach", "sea"}));  // sorted, whatever the aggregate's order
   EXPECT_EQ(r.variants, (std::map<std::string, std::string>{{"small", "pending"}, {"thumb", "ready"}}));
 }
 
 TEST(ReadImage, FocusNeedsBothCoordinatesAndVariantsMayBeNull) {
-  TextRow row({"id1", "abc", "png", "1", "1", "1", "1", "0", "1", "", "", "", "", "0.5", null, "{}", "[]", null});
+  TextRow row({"id1", "abc", "png", "1", "1", "1", "1", "0", "1", "", "", "", "", "0.5", null, "{}", "default", null, "[]", null});
   auto r = read_image(row);
   EXPECT_FALSE(r.focus);
   EXPECT_FALSE(r.has_alpha);
@@ -69,7 +71,7 @@ TEST(ReadImage, FocusNeedsBothCoordinatesAndVariantsMayBeNull) {
 }
 
 TEST(ReadDerivative, MapsEveryColumn) {
-  auto d = read_derivative(TextRow({"k", "s", "w=1", "webp", "10", "20", "300", "1000", "2000"}));
+  auto d = read_derivative(TextRow({"k", "s", "w=1", "webp", "10", "20", "300", "1000", "2000", "acme"}));
   EXPECT_EQ(d.key, "k");
   EXPECT_EQ(d.sha256, "s");
   EXPECT_EQ(d.params, "w=1");
@@ -79,11 +81,12 @@ TEST(ReadDerivative, MapsEveryColumn) {
   EXPECT_EQ(d.size, 300);
   EXPECT_EQ(d.created_at, 1000);
   EXPECT_EQ(d.last_used_at, 2000);
+  EXPECT_EQ(d.tenant, "acme");
 }
 
 TEST(ReadJob, MapsEveryColumnIntoTheRecordAndItsSpec) {
   auto j = read_job(TextRow({"j1", "partial", "w=300", "webp", "1", "2", "10", "6", "3", "1", "1700000000",
-                             "1700000100", "https://h/cb", "pending"}));
+                             "1700000100", "https://h/cb", "pending", "acme"}));
   EXPECT_EQ(j.id, "j1");
   EXPECT_EQ(j.spec.id, "j1");
   EXPECT_EQ(j.status, JobStatus::partial);
@@ -100,8 +103,9 @@ TEST(ReadJob, MapsEveryColumnIntoTheRecordAndItsSpec) {
   EXPECT_EQ(j.finished_at, 1700000100);
   EXPECT_EQ(j.spec.callback_url, "https://h/cb");
   EXPECT_EQ(j.callback_state, "pending");
+  EXPECT_EQ(j.spec.tenant, "acme");
 
-  auto running = read_job(TextRow({"j2", "running", "", "", "0", "3", "1", "0", "0", "0", "1", null, "", ""}));
+  auto running = read_job(TextRow({"j2", "running", "", "", "0", "3", "1", "0", "0", "0", "1", null, "", "", "default"}));
   EXPECT_EQ(running.status, JobStatus::running);
   EXPECT_FALSE(running.finished_at);
   EXPECT_FALSE(running.spec.store);

@@ -64,15 +64,15 @@ TEST(SqliteCatalog, CreatesDatabaseAtTheLatestSchemaVersion) {
   {
     SqliteCatalog c(dir.db());
     EXPECT_TRUE(fs::exists(dir.db()));
-    EXPECT_EQ(c.schema_version(), 5);
-    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 5);
+    EXPECT_EQ(c.schema_version(), 6);
+    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 6);
     EXPECT_TRUE(c.healthy());
     EXPECT_EQ(c.integrity_check(), "ok");
   }
   SqliteCatalog again(dir.db());  // reopening applies nothing twice
-  EXPECT_EQ(again.schema_version(), 5);
+  EXPECT_EQ(again.schema_version(), 6);
   RawDb raw(dir.db());
-  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "5");
+  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "6");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
 }
 
