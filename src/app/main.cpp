@@ -11,6 +11,7 @@
 #include "app/logging.hpp"
 #include "app/openapi.hpp"
 #include "app/telemetry.hpp"
+#include "app/usage.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/rate_limiter.hpp"
 #include "core/config.hpp"
@@ -99,7 +100,14 @@ int serve(const core::Config& cfg) {
   http::ProcessingPool pool(processing_threads, cfg.processing_queue);
   // Remote fetches wait on the network, not the CPU: their own bounded threads.
   http::ProcessingPool fetch_pool(8, 64);
-  auth::Authenticator authenticator(cfg.api_keys, token_options_of(cfg), {}, false);
+  service::TenantService tenants(*catalog);
+  for (const auto& q : cfg.tenant_quotas) tenants.seed_quota(q.tenant, {q.bytes, q.images});
+  auth::Authenticator authenticator(
+      cfg.api_keys, token_options_of(cfg), [&tenants](const std::string& hash) { return tenants.principal_of_key(hash); },
+      tenants.has_keys());
+  tenants.on_key_created([&authenticator] { authenticator.key_created(); });
+  tenants.on_key_revoked([&authenticator](const std::string& id) { authenticator.forget(id); });
+  service::UsageMeter usage(*catalog);
   auth::RateLimiter rate_limiter;
   auto server_options = server_options_of(cfg);
   server_options.authenticator = &authenticator;
@@ -119,10 +127,14 @@ int serve(const core::Config& cfg) {
 
   app::Telemetry telemetry(images, pool, *catalog);
   telemetry.watch_jobs(workers.counters());
-  server.on_exchange([&telemetry](const http::Exchange& e) { telemetry.record(e); });
-  http::ApiContext api{cfg, images, job_service, pool, fetch_pool, [&telemetry] { return telemetry.render(); },
+  server.on_exchange([&telemetry, &usage](const http::Exchange& e) {
+    telemetry.record(e);
+    app::record_usage(usage, e);
+  });
+  http::ApiContext api{cfg,  images, job_service, tenants, usage, pool, fetch_pool, [&telemetry] { return telemetry.render(); },
                        std::string(app::kOpenApiJson)};
   http::register_api(server, api, cfg.node_role);
+  app::UsageFlusher usage_flusher(usage, cfg.usage_flush);
 
   server.start();
   if (run_workers) workers.start();

@@ -2,6 +2,8 @@
 
 #include <initializer_list>
 
+#include "core/error.hpp"
+
 namespace progimage::catalog {
 
 namespace {
@@ -64,6 +66,35 @@ std::optional<ItemStatus> parse_item_status(std::string_view s) noexcept {
                     {ItemStatus::queued, ItemStatus::running, ItemStatus::done, ItemStatus::failed,
                      ItemStatus::cancelled},
                     item_status_name);
+}
+
+UsageCounts& UsageCounts::operator+=(const UsageCounts& o) noexcept {
+  requests += o.requests;
+  bytes_in += o.bytes_in;
+  bytes_out += o.bytes_out;
+  transforms += o.transforms;
+  cache_hits += o.cache_hits;
+  cache_misses += o.cache_misses;
+  uploads += o.uploads;
+  return *this;
+}
+
+std::optional<std::string> quota_refusal(const TenantQuota& quota, const TenantUse& use, std::int64_t incoming_bytes) {
+  if (quota.max_images > 0 && use.images + 1 > quota.max_images)
+    return "the tenant's quota of " + std::to_string(quota.max_images) + " images is used up (" +
+           std::to_string(use.images) + " stored); delete images or ask for a larger quota";
+  if (quota.max_bytes > 0 && use.bytes + incoming_bytes > quota.max_bytes)
+    return "this upload of " + std::to_string(incoming_bytes) + " bytes would take the tenant over its quota of " +
+           std::to_string(quota.max_bytes) + " bytes (" + std::to_string(use.bytes) +
+           " stored); delete images or ask for a larger quota";
+  return std::nullopt;
+}
+
+void check_tenant_quota(Catalog& catalog, const std::string& tenant, std::int64_t incoming_bytes) {
+  auto quota = catalog.tenant_quota(tenant);
+  if (!quota) return;
+  if (auto refusal = quota_refusal(*quota, catalog.tenant_use(tenant), incoming_bytes))
+    throw core::Error(core::ErrorCode::quota_exceeded, *refusal);
 }
 
 }  // namespace progimage::catalog

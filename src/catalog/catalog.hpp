@@ -16,6 +16,8 @@ struct InsertResult {
   core::ImageRecord image;
   bool duplicate = false;  // an image with the same sha256 already existed; `image` is that one
 };
+// insert_image() refuses an image over its tenant's quota (TenantQuota) with
+// core::Error(quota_exceeded), checked in the transaction that stores it.
 
 struct ImagePatch {
   std::optional<std::string> description;
@@ -195,6 +197,72 @@ struct CatalogStats {
   std::int64_t jobs_queued = 0, jobs_running = 0, jobs_failed = 0;
 };
 
+// ---- tenants: managed keys, quotas, usage ------------------------------------
+
+/// An API key the catalog manages. Only the hash of its secret is kept.
+struct ApiKeyRecord {
+  std::string id;
+  std::string tenant;  // "*": an operator key
+  std::string role;    // read, write, admin
+  std::string name;
+  std::string prefix;  // the first characters of the secret, to tell keys apart
+  std::string hash;    // SHA-256 of the secret, hex
+  std::optional<double> rate_per_second;
+  std::optional<double> rate_burst;
+  std::int64_t created_at = 0;  // unix seconds
+  std::optional<std::int64_t> last_used_at;
+};
+
+/// A tenant's storage limits; 0 is no limit.
+struct TenantQuota {
+  std::int64_t max_bytes = 0;
+  std::int64_t max_images = 0;
+};
+
+/// What a tenant stores now: its images and their bytes (a blob shared with
+/// another tenant counts for each of them).
+struct TenantUse {
+  std::int64_t bytes = 0;
+  std::int64_t images = 0;
+};
+
+/// Counts of one client's requests on one day.
+struct UsageCounts {
+  std::int64_t requests = 0;
+  std::int64_t bytes_in = 0;
+  std::int64_t bytes_out = 0;
+  std::int64_t transforms = 0;  // renders computed
+  std::int64_t cache_hits = 0;
+  std::int64_t cache_misses = 0;
+  std::int64_t uploads = 0;
+  UsageCounts& operator+=(const UsageCounts& o) noexcept;
+  bool operator==(const UsageCounts&) const = default;
+};
+
+struct UsageRow {
+  std::string day;     // YYYY-MM-DD, UTC
+  std::string tenant;
+  std::string client;  // a key id, or a key id and a token subject
+  UsageCounts counts;
+};
+
+struct UsageQuery {
+  std::string tenant;  // "" for every tenant
+  std::string client;  // "" for every client
+  std::string from_day, to_day;  // inclusive, YYYY-MM-DD
+};
+
+/// What a tenant stored at the end of a day (or now, for today).
+struct StoredDay {
+  std::string day;
+  std::string tenant;
+  TenantUse use;
+};
+
+/// Why storing `incoming_bytes` more (one image) would break `quota`, or
+/// nullopt when it fits: the message of the 403 quota_exceeded.
+std::optional<std::string> quota_refusal(const TenantQuota& quota, const TenantUse& use, std::int64_t incoming_bytes);
+
 class Catalog {
  public:
   virtual ~Catalog() = default;
@@ -301,6 +369,38 @@ class Catalog {
   /// any process, gets the value of the first one.
   virtual std::string setting(const std::string& name, const std::string& value_if_absent) = 0;
 
+  // ---- tenants ----------------------------------------------------------------
+
+  virtual void insert_api_key(const ApiKeyRecord& key) = 0;
+  /// The unrevoked key whose secret hashes to `hash`.
+  virtual std::optional<ApiKeyRecord> find_api_key(const std::string& hash) = 0;
+  /// Unrevoked keys of `tenant` ("" for every tenant), oldest first.
+  virtual std::vector<ApiKeyRecord> list_api_keys(const std::string& tenant) = 0;
+  /// Revokes the key (of `tenant`, or of any tenant with ""); nullopt when
+  /// there is no such unrevoked key.
+  virtual std::optional<ApiKeyRecord> revoke_api_key(const std::string& tenant, const std::string& id,
+                                                     std::int64_t now) = 0;
+  /// True when any key was ever created (revoked ones count: the server stays closed).
+  virtual bool has_api_keys() = 0;
+  /// Records when keys were last used (key id, unix seconds), in one transaction.
+  virtual void mark_keys_used(const std::vector<std::pair<std::string, std::int64_t>>& last_used) = 0;
+
+  virtual std::optional<TenantQuota> tenant_quota(const std::string& tenant) = 0;
+  /// Sets the quota; with `only_if_absent`, keeps one that is already set.
+  virtual void set_tenant_quota(const std::string& tenant, const TenantQuota& quota, bool only_if_absent) = 0;
+  virtual TenantUse tenant_use(const std::string& tenant) = 0;
+
+  /// Adds the counts to the stored ones in one transaction, and records
+  /// every tenant's storage for `today`.
+  virtual void add_usage(const std::vector<UsageRow>& rows, const std::string& today) = 0;
+  /// Stored counts by day, tenant and client, oldest day first.
+  virtual std::vector<UsageRow> usage(const UsageQuery& query) = 0;
+  /// Storage by day (days on which usage was flushed) of the query's tenants.
+  virtual std::vector<StoredDay> stored_by_day(const UsageQuery& query) = 0;
+
+  /// Tags of `tenant`'s images ("" for every tenant) with how many images carry each, most first.
+  virtual std::vector<std::pair<std::string, std::int64_t>> tag_counts(const std::string& tenant, int limit) = 0;
+
   /// Aggregates for /v1/stats over `tenant`'s images ("" for every tenant);
   /// uploads per day cover the days from `since_day` (unix seconds).
   virtual CatalogStats stats(std::int64_t since_day, const std::string& tenant) = 0;
@@ -310,5 +410,10 @@ class Catalog {
   /// "ok" or the problems found.
   virtual std::string integrity_check() = 0;
 };
+
+/// Throws core::Error(quota_exceeded) when one more image of `incoming_bytes`
+/// would take `tenant` over its quota as the catalog has it now (a check
+/// before storing; insert_image() checks again in its transaction).
+void check_tenant_quota(Catalog& catalog, const std::string& tenant, std::int64_t incoming_bytes);
 
 }  // namespace progimage::catalog

@@ -14,6 +14,7 @@
 #include "catalog/image_sql.hpp"
 #include "catalog/job_rules.hpp"
 #include "catalog/records.hpp"
+#include "catalog/sqlite_access.hpp"
 #include "catalog/sqlite_db.hpp"
 #include "catalog/sqlite_dialect.hpp"
 #include "catalog/sqlite_schema.hpp"
@@ -30,7 +31,6 @@ using sqlite::Transaction;
 
 namespace {
 
-constexpr std::size_t kMaxIdleReaders = 8;
 constexpr std::size_t kTouchBatch = 256;
 constexpr auto kTouchInterval = std::chrono::seconds(1);
 
@@ -84,6 +84,25 @@ void insert_image_row(Connection& c, const core::ImageRecord& rec) {
   s->bind(16, rec.metadata_json).bind(17, rec.tenant);
   if (rec.phash) s->bind(18, static_cast<std::int64_t>(*rec.phash));
   s->run();
+}
+
+void add_to_totals(Connection& w, const std::string& tenant, std::int64_t images, std::int64_t bytes) {
+  auto s = w.cached(
+      "INSERT INTO tenant_totals (tenant, images, bytes) VALUES (?1, ?2, ?3)"
+      " ON CONFLICT (tenant) DO UPDATE SET images = images + excluded.images, bytes = bytes + excluded.bytes");
+  s->bind(1, tenant).bind(2, images).bind(3, bytes).run();
+}
+
+/// Throws quota_exceeded when storing `rec` would take its tenant over its quota.
+void check_quota(Connection& w, const core::ImageRecord& rec) {
+  auto s = w.cached(
+      "SELECT q.max_bytes, q.max_images, COALESCE(t.bytes, 0), COALESCE(t.images, 0)"
+      " FROM tenant_quotas q LEFT JOIN tenant_totals t ON t.tenant = q.tenant WHERE q.tenant = ?1");
+  s->bind(1, rec.tenant);
+  if (!s->step()) return;
+  const TenantQuota quota{s->int64(0), s->int64(1)};
+  const TenantUse use{s->int64(2), s->int64(3)};
+  if (auto refusal = quota_refusal(quota, use, rec.size)) throw core::Error(core::ErrorCode::quota_exceeded, *refusal);
 }
 
 void insert_tags(Connection& c, const std::string& id, const std::vector<std::string>& tags) {
@@ -259,66 +278,6 @@ void sync_parent_directory(const std::filesystem::path& file) {
 
 }  // namespace
 
-// ---- writes ----------------------------------------------------------------
-//
-// One write transaction at a time, on writer_, under write_mu_. Relaxed
-// commits (queue bookkeeping, derivative touches) do not wait for the disk:
-// see sqlite::RelaxedSync. Held with write_mu_, so no other transaction runs
-// relaxed.
-
-template <class F>
-auto SqliteCatalog::write(Durability durability, F&& body) {
-  std::lock_guard lock(write_mu_);
-  return write_locked(durability, std::forward<F>(body));
-}
-
-template <class F>
-auto SqliteCatalog::write_locked(Durability durability, F&& body) {
-  std::optional<sqlite::RelaxedSync> relaxed;
-  if (durability == Durability::relaxed) relaxed.emplace(*writer_);
-  Transaction tx(*writer_, sqlite::dialect().begin_write);
-  if constexpr (std::is_void_v<std::invoke_result_t<F&, Connection&>>) {
-    body(*writer_);
-    tx.commit();
-  } else {
-    auto result = body(*writer_);
-    tx.commit();
-    return result;
-  }
-}
-
-// ---- reader pool -----------------------------------------------------------
-
-/// A read-only connection borrowed from the pool; returned on destruction.
-class SqliteCatalog::ReaderLease {
- public:
-  ReaderLease(SqliteCatalog& owner, std::unique_ptr<Connection> c) : owner_(owner), c_(std::move(c)) {}
-  ~ReaderLease() {
-    std::lock_guard lock(owner_.pool_mu_);
-    if (owner_.idle_readers_.size() < kMaxIdleReaders) owner_.idle_readers_.push_back(std::move(c_));
-  }
-  ReaderLease(const ReaderLease&) = delete;
-  ReaderLease& operator=(const ReaderLease&) = delete;
-  Connection* operator->() const { return c_.get(); }
-  Connection& operator*() const { return *c_; }
-
- private:
-  SqliteCatalog& owner_;
-  std::unique_ptr<Connection> c_;
-};
-
-SqliteCatalog::ReaderLease SqliteCatalog::reader() {
-  {
-    std::lock_guard lock(pool_mu_);
-    if (!idle_readers_.empty()) {
-      auto c = std::move(idle_readers_.back());
-      idle_readers_.pop_back();
-      return ReaderLease(*this, std::move(c));
-    }
-  }
-  return ReaderLease(*this, std::make_unique<Connection>(file_, true));
-}
-
 // ---- setup -----------------------------------------------------------------
 
 SqliteCatalog::SqliteCatalog(std::filesystem::path db_file)
@@ -408,8 +367,10 @@ InsertResult SqliteCatalog::insert_image(const core::ImageRecord& image) {
       saved->bind(1, rec.tenant).bind(2, rec.size).run();
       return {std::move(*existing), true};
     }
+    check_quota(w, rec);
     insert_image_row(w, rec);
     insert_tags(w, rec.id, rec.tags);
+    add_to_totals(w, rec.tenant, 1, rec.size);
     // Variants are queued in the transaction that acknowledges the upload, so
     // a crash right after it still produces them.
     const auto now_ms = core::unix_now_ms();
@@ -449,14 +410,17 @@ DeleteResult SqliteCatalog::delete_image(const std::string& id) {
   return write(Durability::full, [&](Connection& w) {
     DeleteResult result;
     std::string tenant;
+    std::int64_t size = 0;
     {
-      auto s = w.cached("SELECT sha256, tenant FROM images WHERE id = ?1");
+      auto s = w.cached("SELECT sha256, tenant, size FROM images WHERE id = ?1");
       s->bind(1, id);
       if (!s->step()) return result;
       result.sha256 = s->text(0);
       tenant = s->text(1);
+      size = s->int64(2);
     }
     result.found = true;
+    add_to_totals(w, tenant, -1, -size);
     {
       auto s = w.cached("DELETE FROM image_tags WHERE image_id = ?1");
       s->bind(1, id).run();

@@ -86,6 +86,21 @@ class SqliteCatalog final : public Catalog {
 
   std::string setting(const std::string& name, const std::string& value_if_absent) override;
 
+  void insert_api_key(const ApiKeyRecord& key) override;
+  std::optional<ApiKeyRecord> find_api_key(const std::string& hash) override;
+  std::vector<ApiKeyRecord> list_api_keys(const std::string& tenant) override;
+  std::optional<ApiKeyRecord> revoke_api_key(const std::string& tenant, const std::string& id,
+                                             std::int64_t now) override;
+  bool has_api_keys() override;
+  void mark_keys_used(const std::vector<std::pair<std::string, std::int64_t>>& last_used) override;
+  std::optional<TenantQuota> tenant_quota(const std::string& tenant) override;
+  void set_tenant_quota(const std::string& tenant, const TenantQuota& quota, bool only_if_absent) override;
+  TenantUse tenant_use(const std::string& tenant) override;
+  void add_usage(const std::vector<UsageRow>& rows, const std::string& today) override;
+  std::vector<UsageRow> usage(const UsageQuery& query) override;
+  std::vector<StoredDay> stored_by_day(const UsageQuery& query) override;
+  std::vector<std::pair<std::string, std::int64_t>> tag_counts(const std::string& tenant, int limit) override;
+
   CatalogStats stats(std::int64_t since_day, const std::string& tenant) override;
   bool healthy() override;
   /// Runs `PRAGMA integrity_check`, `PRAGMA foreign_key_check` and the

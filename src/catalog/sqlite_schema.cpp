@@ -250,6 +250,16 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at);
 
+-- What each tenant stores, kept by the catalog in the transactions that
+-- insert and delete images: a quota check reads one row, not every image.
+CREATE TABLE tenant_totals (
+  tenant TEXT PRIMARY KEY,
+  images INTEGER NOT NULL DEFAULT 0,
+  bytes  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO tenant_totals (tenant, images, bytes)
+  SELECT tenant, COUNT(*), SUM(size) FROM images GROUP BY tenant;
+
 CREATE TABLE tenant_quotas (
   tenant     TEXT PRIMARY KEY,
   max_bytes  INTEGER NOT NULL DEFAULT 0,

@@ -15,6 +15,7 @@ void register_api(Server& server, ApiContext& context, core::NodeRole role) {
   install_transform_routes(server, rc);
   install_derivative_routes(server, rc);
   install_job_routes(server, rc);
+  install_tenant_routes(server, rc);
 }
 
 ops::TransformSpec RouteContext::signed_spec(const Request& req, bool converting, std::string_view ignored) const {
@@ -43,6 +44,8 @@ Response derivative_response(service::Derivative d, const service::RenderPlan& p
   Response r;
   r.header("Content-Type", d.mime);
   r.header("X-Cache", d.cache_hit ? "hit" : "miss");
+  (d.cache_hit ? r.work.cache_hits : r.work.cache_misses) = 1;
+  if (!d.cache_hit) r.work.transforms = 1;
   if (plan.vary_accept) r.header("Vary", "Accept");
   r.shared_body = std::move(d.bytes);
   return r;

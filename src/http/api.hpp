@@ -9,6 +9,8 @@
 #include "http/server.hpp"
 #include "service/image_service.hpp"
 #include "service/job_service.hpp"
+#include "service/tenant_service.hpp"
+#include "service/usage_meter.hpp"
 
 namespace progimage::http {
 
@@ -17,6 +19,8 @@ struct ApiContext {
   const core::Config& config;  // body limits and URL signing secrets
   service::ImageService& images;
   service::JobService& jobs;
+  service::TenantService& tenants;
+  service::UsageMeter& usage;
   ProcessingPool& pool;        // image work and blocking catalog calls
   ProcessingPool& fetch_pool;  // remote fetches: they wait on the network, not the CPU
   std::function<std::string()> metrics_text;  // Prometheus text for /metrics

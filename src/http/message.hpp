@@ -74,6 +74,13 @@ struct Response {
   std::optional<FileRange> file;  // sent instead of `body` when set
   std::optional<StreamBody> stream;  // sent instead of `body` when set
   bool close = false;             // close the connection after this answer
+  /// What the answer cost, for usage: images stored, renders computed, cache lookups.
+  struct Work {
+    int uploads = 0;
+    int transforms = 0;
+    int cache_hits = 0;
+    int cache_misses = 0;
+  } work;
 
   Response& header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

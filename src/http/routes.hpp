@@ -52,5 +52,6 @@ void install_image_routes(Server& server, const std::shared_ptr<RouteContext>& r
 void install_transform_routes(Server& server, const std::shared_ptr<RouteContext>& rc);
 void install_derivative_routes(Server& server, const std::shared_ptr<RouteContext>& rc);
 void install_job_routes(Server& server, const std::shared_ptr<RouteContext>& rc);
+void install_tenant_routes(Server& server, const std::shared_ptr<RouteContext>& rc);  // keys, quotas, usage, tags
 
 }  // namespace progimage::http

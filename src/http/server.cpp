@@ -524,7 +524,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Session> session) {
     auto written = co_await write_response(*session, res, req, keep_alive);
     if (observer_) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      observer_(Exchange{req, written.status, secs, body.bytes(), written.bytes, remote, internal_error});
+      observer_(Exchange{req, written.status, secs, body.bytes(), written.bytes, remote, internal_error, res.work});
     }
     if (written.error || !keep_alive) {
       boost::system::error_code ec;

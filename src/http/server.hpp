@@ -49,6 +49,7 @@ struct Exchange {
   std::uint64_t bytes_out;
   std::string remote;
   std::string error_message;  // for 5xx, the internal reason (logged, never sent)
+  Response::Work work;
 };
 
 class Server {

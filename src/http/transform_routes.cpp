@@ -114,6 +114,7 @@ class TransformRoutes {
     r.header("Content-Type", out.output.mime);
     r.header("Cache-Control", "no-store");
     if (out.vary_accept) r.header("Vary", "Accept");
+    r.work.transforms = 1;
     co_return r;
   }
 

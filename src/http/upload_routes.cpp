@@ -24,6 +24,10 @@ class UploadRoutes {
 
   Handle upload(Request& req, BodyReader& body) {
     auto type = media_type(req.header("Content-Type"));
+    // Before the body is read: over quota is refused without taking the bytes.
+    // Only raw bodies say their image's size; the others count as one more image.
+    const bool raw = !core::iequals(type, "multipart/form-data") && !core::iequals(type, "application/json");
+    cx_.tenants.check_quota(req.scope, raw ? req.content_length.value_or(0) : 0);
     if (core::iequals(type, "multipart/form-data")) co_return co_await upload_multipart(req, body);
     if (core::iequals(type, "application/json")) co_return co_await upload_json(req, body);
     if (!type.empty() && !core::iequals(type, "application/octet-stream") && !core::iequals(type.substr(0, 6), "image/"))
@@ -49,6 +53,7 @@ class UploadRoutes {
   static Response created(const service::IngestResult& r) {
     auto res = Response::json(r.duplicate ? 200 : 201, core::json_text(image_json(r.image, r.duplicate)));
     if (!r.duplicate) res.header("Location", "/v1/images/" + r.image.id);
+    res.work.uploads = 1;
     return res;
   }
 
@@ -79,8 +84,11 @@ class UploadRoutes {
       }
     }
     json::object out{{"images", std::move(results)}};
-    if (stored == collector.files.size()) co_return Response::json(201, core::json_text(out));
-    if (stored > 0) co_return Response::json(207, core::json_text(out));
+    if (stored > 0) {
+      auto r = Response::json(stored == collector.files.size() ? 201 : 207, core::json_text(out));
+      r.work.uploads = static_cast<int>(stored);
+      co_return r;
+    }
     out["error"] = json::object{{"code", core::code_name(first_error->code())}, {"message", first_error->what()}};
     co_return Response::json(first_error->status(), core::json_text(out));
   }

@@ -159,6 +159,8 @@ IngestResult ImageService::ingest(const core::Scope& scope, Upload& upload, cons
   catalog::InsertResult inserted;
   {
     std::lock_guard lock(sha_lock(rec.sha256));
+    // Before the blob is published: a refused upload leaves nothing stored.
+    catalog::check_tenant_quota(catalog_, rec.tenant, rec.size);
     blobs_.publish(upload.staged(), Space::originals, rec.sha256);
     inserted = catalog_.insert_image(rec);
   }

@@ -150,6 +150,10 @@ class ImageService {
   /// A page of the scope's images (an operator may narrow it to one tenant
   /// with `query.tenant`).
   catalog::ImagePage list(const core::Scope& scope, catalog::ImageQuery query);
+  /// Tags of the scope's images with how many carry each, most first.
+  std::vector<std::pair<std::string, std::int64_t>> tags(const core::Scope& scope, int limit) {
+    return catalog_.tag_counts(scope.search_tenant(), limit);
+  }
   /// Aggregates for /v1/stats over the scope, uploads per day over the last 30 days.
   catalog::CatalogStats stats(const core::Scope& scope);
   /// True when the catalog and the blob store answer.
