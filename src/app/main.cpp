@@ -64,6 +64,7 @@ auth::TokenOptions token_options_of(const core::Config& cfg) {
   options.jwks_file = cfg.jwt_jwks;
   options.issuer = cfg.jwt_issuer;
   options.audience = cfg.jwt_audience;
+  if (cfg.token_rate_limit) options.rate = auth::RateLimit{cfg.token_rate_limit->first, cfg.token_rate_limit->second};
   return options;
 }
 
@@ -104,7 +105,7 @@ int serve(const core::Config& cfg) {
   for (const auto& q : cfg.tenant_quotas) tenants.seed_quota(q.tenant, {q.bytes, q.images});
   auth::Authenticator authenticator(
       cfg.api_keys, token_options_of(cfg), [&tenants](const std::string& hash) { return tenants.principal_of_key(hash); },
-      tenants.has_keys());
+      [&tenants] { return tenants.has_keys(); });
   tenants.on_key_created([&authenticator] { authenticator.key_created(); });
   tenants.on_key_revoked([&authenticator](const std::string& id) { authenticator.forget(id); });
   service::UsageMeter usage(*catalog);

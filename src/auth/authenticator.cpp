@@ -9,20 +9,48 @@ namespace {
 /// Remembered keys beyond this are dropped all at once (a flood of distinct
 /// valid keys is not a way to grow the memory).
 constexpr std::size_t kMaxRemembered = 100'000;
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 std::string configured_key_id(std::string_view secret) { return "cfg_" + key_hash(secret).substr(0, 16); }
 
 Authenticator::Authenticator(std::vector<core::ApiKey> configured, TokenOptions tokens, ManagedKeyLookup managed,
-                             bool managed_keys_exist)
+                             std::function<bool()> managed_keys_exist)
     : configured_(std::move(configured)),
       tokens_(std::move(tokens)),
       managed_(std::move(managed)),
-      managed_exist_(managed_keys_exist) {}
+      ask_managed_exist_(std::move(managed_keys_exist)) {
+  if (ask_managed_exist_) managed_exist_ = ask_managed_exist_();
+  asked_at_ms_ = steady_ms();
+}
+
+bool Authenticator::open() const {
+  if (!configured_.empty() || tokens_.enabled() || managed_exist_.load()) return false;
+  auto asked = asked_at_ms_.load();
+  const auto now = steady_ms();
+  if (ask_managed_exist_ && now - asked >= kManagedKeyRecheck.count() &&
+      asked_at_ms_.compare_exchange_strong(asked, now)) {
+    try {
+      if (ask_managed_exist_()) managed_exist_ = true;
+    } catch (...) {
+      return false;  // the catalog does not answer: stay shut rather than open
+    }
+  }
+  return !managed_exist_.load();
+}
 
 std::optional<Principal> Authenticator::identify(std::string_view credential) const {
   if (credential.empty()) return std::nullopt;
-  if (looks_like_jwt(credential)) return tokens_.verify(credential);
+  if (looks_like_jwt(credential)) {
+    auto principal = tokens_.verify(credential);
+    principal.rate = tokens_.rate();
+    return principal;
+  }
   // Every configured key is compared, so the time taken does not tell which one matched.
   const core::ApiKey* found = nullptr;
   for (const auto& k : configured_)

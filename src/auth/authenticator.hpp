@@ -30,14 +30,17 @@ inline constexpr std::chrono::milliseconds kManagedKeyRecheck{1000};
 class Authenticator {
  public:
   /// `managed` may be empty (no managed keys); `managed_keys_exist` says
-  /// whether the catalog holds any at start. Throws core::Error for a
-  /// token configuration that cannot be used (see TokenVerifier).
+  /// whether the catalog holds any now (asked again, at most once per
+  /// kManagedKeyRecheck, while the server is open: another node may make the
+  /// first). Throws core::Error for a token configuration that cannot be
+  /// used (see TokenVerifier).
   Authenticator(std::vector<core::ApiKey> configured, TokenOptions tokens, ManagedKeyLookup managed,
-                bool managed_keys_exist);
+                std::function<bool()> managed_keys_exist);
 
   /// Nothing configured and no managed key yet: every request acts as an
-  /// operator (local use). The first managed key closes the server.
-  bool open() const noexcept { return configured_.empty() && !tokens_.enabled() && !managed_exist_.load(); }
+  /// operator (local use). The first managed key, made on any node, closes
+  /// the server.
+  bool open() const;
   /// The principal of an API key or a JWT; nullopt for an API key nobody has.
   /// Throws core::Error token_expired, unknown_key or bad_token for a JWT.
   std::optional<Principal> identify(std::string_view credential) const;
@@ -59,7 +62,9 @@ class Authenticator {
   std::vector<core::ApiKey> configured_;
   TokenVerifier tokens_;
   ManagedKeyLookup managed_;
-  std::atomic<bool> managed_exist_;
+  std::function<bool()> ask_managed_exist_;
+  mutable std::atomic<bool> managed_exist_{false};
+  mutable std::atomic<std::int64_t> asked_at_ms_{0};  // steady clock
   mutable std::shared_mutex mutex_;
   mutable std::unordered_map<std::string, Remembered> remembered_;  // by key hash
 };

@@ -30,6 +30,7 @@ struct TokenOptions {
   std::string issuer;                      // when set, `iss` must equal it
   std::string audience;                    // when set, `aud` must be or contain it
   std::chrono::seconds leeway{60};         // clock skew allowed on `exp` and `nbf`
+  std::optional<RateLimit> rate;           // request rate of each token subject (none: not limited)
 };
 
 /// Verifies bearer tokens. Built once from the configuration (the JWKS is read
@@ -53,6 +54,8 @@ class TokenVerifier {
 
   /// Whether any secret or key is configured; without one, every token is a bad_token.
   bool enabled() const noexcept { return !options_.hs256_secrets.empty() || !keys_.empty(); }
+  /// The request rate of each token subject.
+  const std::optional<RateLimit>& rate() const noexcept { return options_.rate; }
   /// The accepted algorithms, e.g. {"HS256", "ES256"}.
   std::vector<std::string> algorithms() const;
   /// Keys of the JWKS file that were left out, with the reason (for the start-up log).

@@ -113,6 +113,22 @@ ApiKey parse_api_key(const std::string& item) {
   return {item.substr(0, middle), *role, tenant};
 }
 
+std::pair<double, double> parse_rate_limit(const Setting& s, const std::string& item) {
+  auto colon = item.find(':');
+  double per_second = 0, burst = 0;
+  try {
+    std::size_t used = 0;
+    per_second = std::stod(item.substr(0, colon), &used);
+    if (used != colon && colon != std::string::npos) throw std::invalid_argument("trailing");
+    burst = colon == std::string::npos ? std::max(1.0, per_second) : std::stod(item.substr(colon + 1));
+  } catch (const std::exception&) {
+    bad(s, item, "expected PER_SECOND:BURST, e.g. 20:40");
+  }
+  if (!(per_second > 0) || !(burst >= 1) || per_second > 1e9 || burst > 1e9)
+    bad(s, item, "the rate must be above 0 and the burst at least 1");
+  return {per_second, burst};
+}
+
 TenantQuota parse_tenant_quota(const Setting& s, const std::string& item) {
   auto first = item.find(':');
   auto second = first == std::string::npos ? first : item.find(':', first + 1);
@@ -186,6 +202,11 @@ const std::vector<Setting>& settings() {
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.jwt_issuer = v.back(); }},
       {"jwt-audience", "PROGIMAGE_JWT_AUDIENCE", "(none)", "the aud that bearer tokens must carry", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.jwt_audience = v.back(); }},
+      {"token-rate-limit", "PROGIMAGE_TOKEN_RATE_LIMIT", "(none)",
+       "request rate of each bearer-token subject as PER_SECOND:BURST, e.g. 20:40 (over it: 429)", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
+         c.token_rate_limit = parse_rate_limit(s, v.back());
+       }},
       {"tenant-quota", "PROGIMAGE_TENANT_QUOTAS", "(none)",
        "storage limit of a tenant as TENANT:BYTES:IMAGES (0: no limit; BYTES may say 10G); repeatable", true,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {

@@ -58,6 +58,7 @@ struct Config {
   std::string jwt_jwks;                  // file of RS256/ES256 public keys
   std::string jwt_issuer;
   std::string jwt_audience;
+  std::optional<std::pair<double, double>> token_rate_limit;  // per second, burst: each token subject
   std::vector<TenantQuota> tenant_quotas;
   std::chrono::milliseconds usage_flush{10'000};  // how often usage counters reach the catalog
   std::vector<std::string> signing_secrets;

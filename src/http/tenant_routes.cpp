@@ -150,7 +150,6 @@ class TenantRoutes {
     auto out = key_json(made.record);
     out["key"] = made.secret;
     auto r = Response::json(201, core::json_text(out));
-    r.header("Location", "/v1/keys/" + made.record.id);
     r.header("Cache-Control", "no-store");
     co_return r;
   }

@@ -20,7 +20,8 @@ constexpr double kMaxRate = 1e9;
 
 /// The tenant a new key belongs to, after checking the caller may give it.
 std::string key_tenant(const auth::Principal& caller, const core::Scope& scope, const std::string& wanted) {
-  if (wanted.empty()) return caller.all_tenants() && scope.all_tenants ? std::string(core::kAllTenants) : scope.tenant;
+  // An operator key is made only when asked for by name: "*" by accident would see everything.
+  if (wanted.empty()) return scope.tenant;
   if (wanted != core::kAllTenants && !core::is_valid_tenant(wanted))
     throw Error(ErrorCode::bad_parameter, "\"tenant\": a tenant name is 1-63 of a-z, 0-9, - and _, or * for an operator key");
   if (!caller.all_tenants() && wanted != caller.tenant)

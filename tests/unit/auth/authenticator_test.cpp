@@ -15,17 +15,17 @@ namespace {
 const std::string kSecret = "hs256-secret-of-at-least-thirty-two-bytes";
 
 TEST(Authenticator, OpenOnlyWhileNothingIsConfiguredAndNoKeyWasMade) {
-  Authenticator open({}, {}, {}, false);
+  Authenticator open({}, {}, {}, {});
   EXPECT_TRUE(open.open());
   open.key_created();
   EXPECT_FALSE(open.open());
-  EXPECT_FALSE(Authenticator({}, {}, {}, true).open());
-  EXPECT_FALSE(Authenticator({{"k", core::Role::read, "default"}}, {}, {}, false).open());
-  EXPECT_FALSE(Authenticator({}, TokenOptions{.hs256_secrets = {kSecret}}, {}, false).open());
+  EXPECT_FALSE(Authenticator({}, {}, {}, [] { return true; }).open());
+  EXPECT_FALSE(Authenticator({{"k", core::Role::read, "default"}}, {}, {}, {}).open());
+  EXPECT_FALSE(Authenticator({}, TokenOptions{.hs256_secrets = {kSecret}}, {}, {}).open());
 }
 
 TEST(Authenticator, ConfiguredKeysCarryTheirTenantAndAnIdThatIsNotTheSecret) {
-  Authenticator a({{"alpha-key", core::Role::write, "alpha"}, {"op-key", core::Role::admin, "*"}}, {}, {}, false);
+  Authenticator a({{"alpha-key", core::Role::write, "alpha"}, {"op-key", core::Role::admin, "*"}}, {}, {}, {});
   auto who = a.identify("alpha-key");
   ASSERT_TRUE(who);
   EXPECT_EQ(who->tenant, "alpha");
@@ -49,7 +49,7 @@ TEST(Authenticator, ManagedKeysAreLookedUpByHashAndForgottenOnRevocation) {
         if (revoked || hash != key_hash(secret)) return std::nullopt;
         return Principal{"beta", core::Role::read, "key_1", {}, RateLimit{5, 10}};
       },
-      true);
+      [] { return true; });
   auto who = a.identify(secret);
   ASSERT_TRUE(who);
   EXPECT_EQ(who->tenant, "beta");
@@ -65,7 +65,7 @@ TEST(Authenticator, ManagedKeysAreLookedUpByHashAndForgottenOnRevocation) {
 }
 
 TEST(Authenticator, TokensGoToTheVerifierAndTheirErrorsComeThrough) {
-  Authenticator a({}, TokenOptions{.hs256_secrets = {kSecret}}, {}, false);
+  Authenticator a({}, TokenOptions{.hs256_secrets = {kSecret}}, {}, {});
   try {
     a.identify("eyJhbGciOiJub25lIn0.eyJleHAiOjF9.");
     ADD_FAILURE() << "alg none accepted";
