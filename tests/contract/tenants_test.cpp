@@ -56,7 +56,7 @@ class TenantsTest : public SharedServerTest<TenantsTest> {
     static const std::string jwks = dir.write_jwks("jwks.json", json::array{shared_keys().rsa1.jwk});
     return {.args = {"--workers", "0", "--api-key", kOperator + ":admin:*", "--api-key", kAlphaAdmin + ":admin:alpha",
                      "--api-key", kBetaAdmin + ":admin:beta", "--api-key", kBetaRead + ":read:beta", "--jwt-secret",
-                     kJwtSecret, "--jwt-jwks", jwks, "--signing-secret", kSigningSecret, "--usage-flush", "200ms"}};
+                     kJwtSecret, "--jwt-jwks", jwks, "--signing-secret", kSigningSecret, "--usage-flush", "200ms", "--token-rate-limit", "0.5:5"}};
   }
 
  protected:
@@ -348,6 +348,22 @@ TEST_F(TenantsTest, ARateLimitedKeyGets429WithRetryAfter) {
   EXPECT_EQ(retry_after, "2") << "one request per 2 s";
   // Other keys are not slowed by it.
   EXPECT_EQ(http().get("/v1/images?limit=1", bearer(kBetaRead)).status, 200);
+}
+
+TEST_F(TenantsTest, EachTokenSubjectHasItsOwnRate) {
+  auto token_of = [](const std::string& subject) {
+    return hs256_token({{"sub", subject}, {"exp", now_seconds() + 300}, {"scope", "read"}, {"tenant", "beta"}});
+  };
+  const auto busy = token_of("busy-user");
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto r = http().get("/v1/images?limit=1", bearer(busy));
+    ok += r.status == 200;
+    limited += r.status == 429 && !r.header("Retry-After").empty();
+  }
+  EXPECT_EQ(ok, 5) << "--token-rate-limit 0.5:5";
+  EXPECT_EQ(limited, 3);
+  EXPECT_EQ(http().get("/v1/images?limit=1", bearer(token_of("calm-user"))).status, 200) << "another subject";
 }
 
 TEST_F(TenantsTest, AQuotaRefusesBeforeStoringAndLeavesNothing) {
