@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <set>
 
+#include "catalog/sqlite_schema.hpp"
 #include "catalog_factories.hpp"
 #include "core/error.hpp"
 #include "core/hash.hpp"
@@ -229,4 +230,45 @@ TEST(SqliteCatalog, SettingIsAgreedByCatalogsOnOneFile) {
         run_together(kCatalogs, [&](int k) { return catalogs[k]->setting(name, "from catalog " + std::to_string(k)); });
     EXPECT_EQ(std::set<std::string>(values.begin(), values.end()).size(), 1u) << "round " << round;
   }
+}
+
+// A catalog written by the version before tenants (schema 5) opens with
+// everything in the default tenant: tags, full-text search, derivatives and
+// totals carried over, and dedupe now per tenant.
+TEST(SqliteCatalog, MigratesAVersion5CatalogIntoTheDefaultTenant) {
+  TempDir dir;
+  fs::create_directories(dir.db().parent_path());
+  {
+    RawDb raw(dir.db());
+    raw.exec("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    for (const auto& m : catalog::sqlite::migrations()) {
+      if (m.version > 5) break;
+      raw.exec(std::string("BEGIN;") + m.sql + "; INSERT INTO schema_version VALUES (" + std::to_string(m.version) +
+               ", 1); COMMIT;");
+    }
+    raw.exec("INSERT INTO images (id, sha256, format, width, height, size, created_at, name, description)"
+             " VALUES ('OldImageId000000000001', 'sha-old', 'png', 10, 20, 300, 1700000000, 'old.png', 'a sunset')");
+    raw.exec("INSERT INTO image_tags VALUES ('OldImageId000000000001', 'beach')");
+    raw.exec("INSERT INTO derivatives (key, sha256, params, format, width, height, size, created_at, last_used_at)"
+             " VALUES ('dkey', 'sha-old', 'w=5', 'webp', 5, 10, 40, 1700000000, 1700000000)");
+  }
+  SqliteCatalog c(dir.db());
+  EXPECT_EQ(c.schema_version(), 6);
+  auto old = c.get_image("OldImageId000000000001");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->tenant, "default");
+  EXPECT_EQ(old->tags, std::vector<std::string>{"beach"});
+  EXPECT_FALSE(old->phash);
+  catalog::ImageQuery text;
+  text.text = "sunset";
+  EXPECT_EQ(c.list_images(text).images.size(), 1u);
+  EXPECT_EQ(c.list_derivatives("default", "sha-old").size(), 1u);
+  EXPECT_EQ(c.tenant_use("default").images, 1);
+  EXPECT_EQ(c.tenant_use("default").bytes, 300);
+  // The same bytes in another tenant are a new image now.
+  auto again = make_image();
+  again.sha256 = "sha-old";
+  again.tenant = "other";
+  EXPECT_FALSE(c.insert_image(again).duplicate);
+  EXPECT_EQ(c.integrity_check(), "ok");
 }
