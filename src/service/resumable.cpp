@@ -253,7 +253,15 @@ void ResumableUploads::remove(const catalog::ResumableUploadRecord& record) {
 
 void ResumableUploads::terminate(std::string_view token, const Caller& caller) {
   auto rec = authorized(token, caller);
-  remove(rec);
+  // Not under a writer's feet: its bytes would go to a file that is gone.
+  if (!claim(rec.id)) throw Error(ErrorCode::conflict, "a request is writing this upload; try again after it");
+  try {
+    remove(rec);
+  } catch (...) {
+    release(rec.id);
+    throw;
+  }
+  release(rec.id);
 }
 
 std::size_t ResumableUploads::sweep(std::int64_t now) {

@@ -104,7 +104,8 @@ class ResumableUploads {
   /// terms are applied). A refusal (4xx) removes the upload and gives its
   /// link use back; a failure worth retrying keeps the bytes.
   IngestResult complete(Writer& writer, const UploadMeta& meta);
-  /// Removes an upload, finished or not (termination). Throws as find().
+  /// Removes an upload, finished or not (termination). Throws as find(), and
+  /// conflict while a request is writing it.
   void terminate(std::string_view token, const Caller& caller);
   /// Removes expired uploads (bytes and rows; unfinished ones give their
   /// link use back) and files no unfinished upload owns. Returns how many.
