@@ -16,6 +16,7 @@ unsigned http_status(ErrorCode code) noexcept {
     case ErrorCode::unknown_key: return 401;
     case ErrorCode::forbidden:
     case ErrorCode::bad_signature:
+    case ErrorCode::url_expired:
     case ErrorCode::quota_exceeded: return 403;
     case ErrorCode::not_found: return 404;
     case ErrorCode::method_not_allowed: return 405;
@@ -50,6 +51,7 @@ std::string_view code_name(ErrorCode code) noexcept {
     case ErrorCode::unknown_key: return "unknown_key";
     case ErrorCode::forbidden: return "forbidden";
     case ErrorCode::bad_signature: return "bad_signature";
+    case ErrorCode::url_expired: return "url_expired";
     case ErrorCode::quota_exceeded: return "quota_exceeded";
     case ErrorCode::not_found: return "not_found";
     case ErrorCode::method_not_allowed: return "method_not_allowed";

@@ -17,6 +17,7 @@ enum class ErrorCode {
   unknown_key,
   forbidden,
   bad_signature,
+  url_expired,
   quota_exceeded,
   not_found,
   method_not_allowed,

@@ -1,9 +1,25 @@
 #include "http/api.hpp"
 
+#include <charconv>
+
+#include "core/time.hpp"
 #include "http/routes.hpp"
 #include "ops/sign.hpp"
 
 namespace progimage::http {
+
+namespace {
+
+/// `exp` of a signed URL: whole Unix seconds.
+std::int64_t unix_seconds_parameter(const std::string& text) {
+  std::int64_t value = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || p != text.data() + text.size() || value < 0)
+    throw core::Error(core::ErrorCode::bad_parameter, "exp must be a time in whole Unix seconds, got \"" + text + "\"");
+  return value;
+}
+
+}  // namespace
 
 void register_api(Server& server, ApiContext& context, core::NodeRole role) {
   auto rc = std::make_shared<RouteContext>(context);
@@ -22,8 +38,15 @@ void register_api(Server& server, ApiContext& context, core::NodeRole role) {
 
 ops::TransformSpec RouteContext::signed_spec(const Request& req, bool converting, std::string_view ignored) const {
   bool transforms = converting;
+  std::optional<std::int64_t> expires;
   ops::QueryParams params;
   for (const auto& kv : req.query) {
+    if (kv.first == "exp") {
+      // A URL with an expiry is a signed URL, even of the plain original.
+      expires = unix_seconds_parameter(kv.second);
+      transforms = true;
+      continue;
+    }
     if (kv.first == "sig" || (!ignored.empty() && kv.first == ignored)) continue;
     if (ops::is_transform_parameter(kv.first)) transforms = true;
     params.push_back(kv);
@@ -31,6 +54,9 @@ ops::TransformSpec RouteContext::signed_spec(const Request& req, bool converting
   const auto& secrets = api.config.signing_secrets;
   if (transforms && !secrets.empty() && !ops::verify_signature(secrets, req.path, req.query))
     throw core::Error(core::ErrorCode::bad_signature, "the URL signature is missing or does not match");
+  if (expires && core::unix_now() > *expires)
+    throw core::Error(core::ErrorCode::url_expired,
+                      "this URL expired at " + core::format_rfc3339(*expires) + "; ask its issuer for a new one");
   return api.images.parse(params);
 }
 

@@ -50,6 +50,13 @@ const std::vector<std::pair<std::string, std::string>> kServerRoutes = {
     {"GET", "/v1/jobs/{id}/results/{n}"},
     {"GET", "/v1/callbacks/secret"},
     {"GET", "/v1/images/{id}/variants/{name}"},
+    {"POST", "/v1/keys"},
+    {"GET", "/v1/keys"},
+    {"DELETE", "/v1/keys/{id}"},
+    {"PUT", "/v1/tenants/{tenant}/quota"},
+    {"GET", "/v1/tenants/{tenant}/quota"},
+    {"GET", "/v1/usage"},
+    {"GET", "/v1/tags"},
     {"POST", "/v1/upload-links"},
     {"GET", "/v1/upload-links"},
     {"DELETE", "/v1/upload-links/{id}"},
@@ -63,15 +70,16 @@ const std::vector<std::pair<std::string, std::string>> kServerRoutes = {
 };
 
 // The transform parameters the server accepts, aliases included (kParameters
-// and the preset/sig special cases in src/ops/parse.cpp). Each must be
-// documented on the operations that take transform parameters.
+// and the preset/sig special cases in src/ops/parse.cpp, and `exp`, which
+// RouteContext::signed_spec reads). Each must be documented on the operations
+// that take transform parameters.
 const std::vector<std::string> kServerTransformParameters = {
     "w",          "width",      "h",         "height",   "dpr",       "fit",        "gravity",  "crop",
     "enlarge",    "rotate",     "flip",      "autorotate", "blur",    "sharpen",    "grayscale", "greyscale",
     "sepia",      "negate",     "brightness", "saturation", "hue",    "contrast",   "gamma",    "tint",
     "mask",       "watermark",  "wm_gravity", "wm_opacity", "wm_scale", "bg",       "background", "trim",
     "format",     "q",          "quality",   "lossless", "progressive", "effort",  "strip",    "page",
-    "animated",   "fallback",   "preset",    "sig",
+    "animated",   "fallback",   "preset",    "sig",      "exp",
 };
 
 const std::set<std::string> kMethods = {"get", "put", "post", "delete", "options", "head", "patch", "trace"};
@@ -85,6 +93,12 @@ const std::map<std::string, std::string> kRequiredQueryValues = {
     {"url", "http://127.0.0.1:9/openapi-test.png"},
 };
 
+// Valid values the schema's bounds do not give: an `exp` in the past is valid
+// but answers 403 url_expired, so the probe takes one far ahead (2100-01-01).
+const std::map<std::string, std::vector<std::string>> kValidQueryValues = {
+    {"exp", {"4102444800"}},
+};
+
 /// "?name=value&..." for the operation's required query parameters, or "".
 std::string required_query(const std::vector<const boost::json::object*>& params);
 
@@ -93,9 +107,10 @@ std::string upper(std::string s) {
   return s;
 }
 
-/// The path with {id}, {ext} and {name} (a variant: one of the default presets) filled in.
+/// The path with {id}, {ext}, {name} (a variant: one of the default presets) and {tenant} filled in.
 std::string concrete(const std::string& templ, const std::string& id = kMadeUpId) {
   std::string out = std::regex_replace(templ, std::regex("\\{id\\}"), id);
+  out = std::regex_replace(out, std::regex("\\{tenant\\}"), "default");
   out = std::regex_replace(out, std::regex("\\{ext\\}"), "webp");
   out = std::regex_replace(out, std::regex("\\{name\\}"), "thumb");
   out = std::regex_replace(out, std::regex("\\{n\\}"), "0");
@@ -585,6 +600,7 @@ TEST_F(OpenApiTest, DocumentedQueryParameterRangesAreWhatTheServerAccepts) {
       Probe probe;
       bool free_text = false;
       probe_schema(d, *schema, probe, free_text);
+      if (auto it = kValidQueryValues.find(name); it != kValidQueryValues.end()) probe.valid = it->second;
       // Whatever is not free text refuses a made-up word (a space and '!' match no documented pattern).
       if (!free_text && !probe.valid.empty()) probe.invalid.push_back("bogus value!");
       std::string extra = companions.count(name) ? "&" + companions.at(name) : "";
@@ -602,7 +618,7 @@ TEST_F(OpenApiTest, DocumentedQueryParameterRangesAreWhatTheServerAccepts) {
     // Operations that take transform parameters document every one the server knows.
     if (names.count("w")) {
       for (const auto& t : kServerTransformParameters) {
-        if (t == "sig" && o.method == "post") continue;  // POST /v1/transform is not signed
+        if ((t == "sig" || t == "exp") && o.method == "post") continue;  // POST /v1/transform is not signed
         EXPECT_TRUE(names.count(t)) << what << " does not document the transform parameter " << t;
       }
     }
@@ -630,19 +646,25 @@ const json::value* response_schema(const json::value& d, const std::string& path
   return j->as_object().if_contains("schema");
 }
 
+/// The answer is JSON that matches the schema `d` documents for its status at path + method.
+void expect_documented_answer(const json::value& d, const Response& r, const std::string& method,
+                              const std::string& path) {
+  std::string what = upper(method) + " " + path;
+  auto* schema = response_schema(d, path, method, r.status);
+  ASSERT_NE(schema, nullptr) << what << ": no JSON schema documented for status " << r.status << "; " << r.describe();
+  auto body = r.json();
+  ASSERT_TRUE(body.has_value()) << what << ": not JSON; " << r.describe();
+  std::vector<std::string> errors;
+  SchemaCheck(d).check(*body, *schema, what + " " + std::to_string(r.status), errors);
+  for (const auto& e : errors) ADD_FAILURE() << e;
+}
+
 TEST_F(OpenApiTest, AnswersMatchTheDocumentedSchemas) {
   const auto& d = doc();
   SchemaCheck schemas(d);
   int checked = 0;
   auto expect_documented = [&](const Response& r, const std::string& method, const std::string& path) {
-    std::string what = upper(method) + " " + path;
-    auto* schema = response_schema(d, path, method, r.status);
-    ASSERT_NE(schema, nullptr) << what << ": no JSON schema documented for status " << r.status << "; " << r.describe();
-    auto body = r.json();
-    ASSERT_TRUE(body.has_value()) << what << ": not JSON; " << r.describe();
-    std::vector<std::string> errors;
-    schemas.check(*body, *schema, what + " " + std::to_string(r.status), errors);
-    for (const auto& e : errors) ADD_FAILURE() << e;
+    expect_documented_answer(d, r, method, path);
     ++checked;
   };
 
@@ -785,6 +807,20 @@ TEST_F(OpenApiTest, AnswersMatchTheDocumentedSchemas) {
   auto* popular = jfind(*stats_body, "popular_format");
   EXPECT_TRUE(popular && popular->is_object()) << stats.describe();
 
+  // Tags, usage, keys and quotas (every request of this open server acts as an operator).
+  const Headers json_body{{"Content-Type", "application/json"}};
+  expect_documented(http().get("/v1/tags"), "get", "/v1/tags");
+  expect_documented(http().get("/v1/tags?limit=0"), "get", "/v1/tags");
+  expect_documented(http().get("/v1/usage"), "get", "/v1/usage");
+  expect_documented(http().get("/v1/usage?key=self&from=2026-01-01&to=2026-01-31"), "get", "/v1/usage");
+  expect_documented(http().get("/v1/usage?from=yesterday"), "get", "/v1/usage");
+  expect_documented(http().get("/v1/keys"), "get", "/v1/keys");
+  expect_documented(http().request("PUT", "/v1/tenants/default/quota", R"({"bytes": 0})", json_body), "put",
+                    "/v1/tenants/{tenant}/quota");
+  expect_documented(http().request("PUT", "/v1/tenants/default/quota", R"({"files": 1})", json_body), "put",
+                    "/v1/tenants/{tenant}/quota");
+  expect_documented(http().get("/v1/tenants/default/quota"), "get", "/v1/tenants/{tenant}/quota");
+
   // Upload links: made, listed, used without a key, refused once used up, revoked.
   auto link = http().request("POST", "/v1/upload-links",
                              R"({"expires_in": "PT1H", "max_uploads": 1, "formats": ["png"], "tags": ["linked"]})",
@@ -817,7 +853,101 @@ TEST_F(OpenApiTest, AnswersMatchTheDocumentedSchemas) {
 
   auto del = http().request("DELETE", "/v1/images/" + id + "/derivatives");
   EXPECT_EQ(del.status, 204) << del.describe();
-  EXPECT_GE(checked, 25);
+  EXPECT_GE(checked, 34);
+}
+
+// ---------------------------------------------------------------- against a server with keys
+
+/// Keys, limits, quotas and refusals of credentials need a server that is not open.
+class OpenApiAccessTest : public SharedServerTest<OpenApiAccessTest> {
+ public:
+  static constexpr const char* kOperator = "openapi-operator-key-0123456789";
+  static ServerOptions server_options() {
+    return {.args = {"--workers", "0", "--api-key", std::string(kOperator) + ":admin:*"}};
+  }
+};
+
+Headers bearer(const std::string& credential) {
+  return {{"Authorization", "Bearer " + credential}, {"Content-Type", "application/json"}};
+}
+
+TEST_F(OpenApiAccessTest, AnswersMatchTheDocumentedSchemas) {
+  auto served = http().get("/openapi.json");
+  ASSERT_EQ(served.status, 200) << served.describe();
+  const json::value d = json::parse(served.body);
+  const auto op = bearer(kOperator);
+  auto expect_documented = [&](const Response& r, const std::string& method, const std::string& path) {
+    expect_documented_answer(d, r, method, path);
+  };
+
+  // Keys of tenant acme: one held to a request every 2 s, one not limited.
+  auto made = http().request("POST", "/v1/keys",
+                             R"({"role": "read", "name": "limited", "tenant": "acme",
+                                 "rate_limit": {"per_second": 0.5, "burst": 1}})",
+                             op);
+  ASSERT_EQ(made.status, 201) << made.describe();
+  expect_documented(made, "post", "/v1/keys");
+  const auto limited = jstring(*made.json(), "key");
+  const auto limited_id = jstring(*made.json(), "id");
+  EXPECT_EQ(made.header("Location"), "/v1/keys/" + limited_id);
+  EXPECT_EQ(made.header("Cache-Control"), "no-store");
+  auto acting = op;
+  acting["X-ProgImage-Tenant"] = "acme";
+  auto writer_made = http().request("POST", "/v1/keys", R"({"role": "write"})", acting);
+  ASSERT_EQ(writer_made.status, 201) << writer_made.describe();
+  expect_documented(writer_made, "post", "/v1/keys");
+  EXPECT_EQ(jstring(*writer_made.json(), "tenant"), "acme");
+  const auto writer = jstring(*writer_made.json(), "key");
+  expect_documented(http().get("/v1/keys", op), "get", "/v1/keys");
+  expect_documented(http().request("POST", "/v1/keys", R"({"role": "read", "extra": 1})", op), "post", "/v1/keys");
+
+  // The rate: the burst passes, the next request is 429 with Retry-After.
+  auto first = http().get("/v1/images", bearer(limited));
+  EXPECT_EQ(first.status, 200) << first.describe();
+  auto second = http().get("/v1/images", bearer(limited));
+  ASSERT_TRUE(is_error(second, 429, "rate_limited")) << second.describe();
+  EXPECT_FALSE(second.header("Retry-After").empty());
+  expect_documented(second, "get", "/v1/images");
+
+  // Credentials refused: none, a token nobody can verify, a role too low, another tenant.
+  auto none = http().get("/v1/images");
+  EXPECT_TRUE(is_error(none, 401, "unauthorized")) << none.describe();
+  expect_documented(none, "get", "/v1/images");
+  auto token = http().get("/v1/tags", bearer("eyJhbGciOiJub25lIn0.e30."));
+  EXPECT_TRUE(is_error(token, 401, "bad_token")) << token.describe();
+  expect_documented(token, "get", "/v1/tags");
+  expect_documented(http().request("POST", "/v1/keys", R"({"role": "read"})", bearer(writer)), "post", "/v1/keys");
+  expect_documented(http().request("PUT", "/v1/tenants/acme/quota", R"({"images": 9})", bearer(writer)), "put",
+                    "/v1/tenants/{tenant}/quota");
+  expect_documented(http().get("/v1/usage", bearer(writer)), "get", "/v1/usage");
+  auto other = http().get("/v1/tenants/other/quota", bearer(writer));
+  EXPECT_TRUE(is_error(other, 404, "not_found")) << other.describe();
+  expect_documented(other, "get", "/v1/tenants/{tenant}/quota");
+
+  // A quota of one image: the first upload is stored, the second refused.
+  auto quota = http().request("PUT", "/v1/tenants/acme/quota", R"({"images": 1})", op);
+  ASSERT_EQ(quota.status, 200) << quota.describe();
+  expect_documented(quota, "put", "/v1/tenants/{tenant}/quota");
+  auto up = upload_raw(http(), make_image(16, 16, 7401), {}, "image/png", {{"Authorization", "Bearer " + writer}});
+  ASSERT_EQ(up.response.status, 201) << up.response.describe();
+  auto over = upload_raw(http(), make_image(16, 16, 7402), {}, "image/png", {{"Authorization", "Bearer " + writer}});
+  EXPECT_TRUE(is_error(over.response, 403, "quota_exceeded")) << over.response.describe();
+  expect_documented(over.response, "post", "/v1/images");
+  expect_documented(http().get("/v1/tenants/acme/quota", bearer(writer)), "get", "/v1/tenants/{tenant}/quota");
+
+  // Usage and tags as the tenant's key and as the operator.
+  expect_documented(http().get("/v1/usage?key=self", bearer(writer)), "get", "/v1/usage");
+  auto usage = http().get("/v1/usage", op);
+  ASSERT_EQ(usage.status, 200) << usage.describe();
+  expect_documented(usage, "get", "/v1/usage");
+  EXPECT_NE(usage.body.find(R"("tenant":"acme")"), std::string::npos) << usage.body;
+  expect_documented(http().get("/v1/tags", bearer(writer)), "get", "/v1/tags");
+
+  // Revoked: refused from the next request; revoking again is not found.
+  EXPECT_EQ(http().request("DELETE", "/v1/keys/" + limited_id, {}, op).status, 204);
+  expect_documented(http().request("DELETE", "/v1/keys/" + limited_id, {}, op), "delete", "/v1/keys/{id}");
+  auto revoked = http().get("/v1/images", bearer(limited));
+  EXPECT_TRUE(is_error(revoked, 401, "unauthorized")) << revoked.describe();
 }
 
 }  // namespace
