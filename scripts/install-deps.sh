@@ -15,12 +15,20 @@ test_pkgs=(
   clang-14 libclang-rt-14-dev
   curl procps
 )
+# Node.js and npm run the real tus-js-client of the resumable-upload tests
+# (tests/tus). A machine that has them already (Debian's, or a vendor's
+# nodejs that carries npm) keeps its own: Debian's npm would not install
+# beside the latter.
+node_pkgs=(nodejs npm)
 
 bench_pkgs=(wrk nginx-light curl python3)
 
 want=("${build_pkgs[@]}")
 case ${1:-} in
-  --test) want+=("${test_pkgs[@]}") ;;
+  --test)
+    want+=("${test_pkgs[@]}")
+    command -v node >/dev/null && command -v npm >/dev/null || want+=("${node_pkgs[@]}")
+    ;;
   --bench) want+=("${bench_pkgs[@]}") ;;
 esac
 

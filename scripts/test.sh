@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need, builds, and runs every test tier:
+# Installs what the tests need (Debian packages, and tus-js-client from npm
+# into tests/tus), builds, and runs every test tier:
 #   1. unit, contract, corpus and crash tests on the optimised build;
 #   2. unit and contract tests again under AddressSanitizer + UBSan;
 #   3. the fuzz targets for a bounded time (clang, libFuzzer).
@@ -8,6 +9,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 scripts/install-deps.sh --test || exit 1
+# The real tus-js-client for the resumable-upload contract tests (tests/tus).
+if ! (cd tests/tus && npm ci --no-audit --no-fund --loglevel=error); then
+  echo "npm ci in tests/tus failed: the resumable-upload tests will fail"
+fi
 jobs=$(nproc)
 logs=$(mktemp -d)
 failed_steps=()

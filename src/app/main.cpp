@@ -5,16 +5,19 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "app/backends.hpp"
 #include "app/check.hpp"
 #include "app/logging.hpp"
 #include "app/openapi.hpp"
+#include "app/periodic.hpp"
 #include "app/telemetry.hpp"
 #include "app/usage.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/rate_limiter.hpp"
 #include "core/config.hpp"
+#include "core/time.hpp"
 #include "fetch/fetcher.hpp"
 #include "http/api.hpp"
 #include "http/processing_pool.hpp"
@@ -24,6 +27,8 @@
 #include "ops/parse.hpp"
 #include "service/image_service.hpp"
 #include "service/job_service.hpp"
+#include "service/resumable.hpp"
+#include "service/upload_links.hpp"
 
 namespace {
 
@@ -80,6 +85,19 @@ jobs::WorkerOptions worker_options_of(const core::Config& cfg, service::JobServi
   return options;
 }
 
+service::ResumableOptions resumable_options_of(const core::Config& cfg) {
+  service::ResumableOptions options;
+  options.dir = std::filesystem::path(cfg.data) / "resumable";
+  options.expiry = cfg.resumable_expiry;
+  options.max_size = cfg.max_upload_bytes;
+  return options;
+}
+
+/// A short expiry (tests, previews) is swept as often as it expires.
+std::chrono::milliseconds resumable_sweep_interval(const core::Config& cfg) {
+  return std::min<std::chrono::milliseconds>(cfg.resumable_expiry, std::chrono::minutes(1));
+}
+
 int serve(const core::Config& cfg) {
   std::filesystem::create_directories(cfg.data);
   auto catalog = app::make_catalog(cfg.catalog_url());
@@ -132,9 +150,17 @@ int serve(const core::Config& cfg) {
     telemetry.record(e);
     app::record_usage(usage, e);
   });
-  http::ApiContext api{cfg,  images, job_service, tenants, usage, pool, fetch_pool, [&telemetry] { return telemetry.render(); },
-                       std::string(app::kOpenApiJson)};
+  service::UploadLinks upload_links(*catalog, images);
+  service::ResumableUploads resumable(*catalog, images, upload_links, resumable_options_of(cfg));
+  http::ApiContext api{cfg,  images, job_service, tenants, usage, upload_links, resumable, pool, fetch_pool,
+                       [&telemetry] { return telemetry.render(); }, std::string(app::kOpenApiJson)};
   http::register_api(server, api, cfg.node_role);
+  std::optional<app::Periodic> resumable_sweep;
+  if (core::serves_api(cfg.node_role))
+    resumable_sweep.emplace("resumable upload sweep", resumable_sweep_interval(cfg), [&resumable] {
+      if (auto n = resumable.sweep(core::unix_now()))
+        spdlog::info("{{\"msg\":\"removed expired resumable uploads\",\"files\":{}}}", n);
+    });
   app::UsageFlusher usage_flusher(usage, cfg.usage_flush);
 
   server.start();

@@ -263,6 +263,40 @@ struct StoredDay {
 /// nullopt when it fits: the message of the 403 quota_exceeded.
 std::optional<std::string> quota_refusal(const TenantQuota& quota, const TenantUse& use, std::int64_t incoming_bytes);
 
+// ---- upload links and resumable uploads --------------------------------------
+
+/// A link that lets whoever holds its token upload into a tenant without a
+/// key. Only the hash of the token is kept.
+struct UploadLinkRecord {
+  std::string id;
+  std::string tenant;
+  std::string hash;  // SHA-256 of the token, hex
+  std::int64_t created_at = 0;  // unix seconds
+  std::int64_t expires_at = 0;
+  std::int64_t max_uploads = 1;
+  std::int64_t uses = 0;  // taken, including uploads under way
+  std::optional<std::int64_t> max_bytes;
+  std::vector<std::string> formats;  // canonical format names; empty: any
+  std::vector<std::string> tags;     // given to every image that arrives
+  std::optional<std::int64_t> revoked_at;
+};
+
+/// Why a link takes no more uploads at `now`, or nullopt when it does.
+std::optional<std::string> upload_link_refusal(const UploadLinkRecord& link, std::int64_t now);
+
+/// A resumable (tus) upload under way, or finished (`image_id` set). Its
+/// bytes are kept outside the catalog; the offset is how many there are.
+struct ResumableUploadRecord {
+  std::string id;  // SHA-256 of the token in its URL, hex
+  std::string tenant;
+  std::int64_t length = 0;
+  std::string metadata;  // Upload-Metadata as the client sent it, the link token left out
+  std::string link_id;   // the upload link that authorised it; "" for a key
+  std::int64_t created_at = 0;  // unix seconds
+  std::int64_t expires_at = 0;
+  std::string image_id;  // the stored image once complete
+};
+
 class Catalog {
  public:
   virtual ~Catalog() = default;
@@ -400,6 +434,35 @@ class Catalog {
 
   /// Tags of `tenant`'s images ("" for every tenant) with how many images carry each, most first.
   virtual std::vector<std::pair<std::string, std::int64_t>> tag_counts(const std::string& tenant, int limit) = 0;
+
+  // ---- upload links and resumable uploads -----------------------------------
+
+  virtual void insert_upload_link(const UploadLinkRecord& link) = 0;
+  /// The link whose token hashes to `hash`, in whatever state.
+  virtual std::optional<UploadLinkRecord> find_upload_link(const std::string& hash) = 0;
+  /// The link with this id, in whatever state.
+  virtual std::optional<UploadLinkRecord> get_upload_link(const std::string& id) = 0;
+  /// Links of `tenant` ("" for every tenant), revoked ones included, newest first.
+  virtual std::vector<UploadLinkRecord> list_upload_links(const std::string& tenant) = 0;
+  /// Revokes the link (of `tenant`, or of any tenant with ""); false when
+  /// there is no such link. Revoking a revoked link is true and changes nothing.
+  virtual bool revoke_upload_link(const std::string& tenant, const std::string& id, std::int64_t now) = 0;
+  /// Takes one use of the link in one statement, when it is neither expired,
+  /// revoked nor used up at `now`: concurrent callers never take more than
+  /// max_uploads. The link after the use, or nullopt when none was taken.
+  virtual std::optional<UploadLinkRecord> take_upload_link_use(const std::string& hash, std::int64_t now) = 0;
+  /// Gives back a use that stored nothing (refused upload, terminated or
+  /// expired resumable upload).
+  virtual void return_upload_link_use(const std::string& id) = 0;
+
+  virtual void insert_resumable_upload(const ResumableUploadRecord& upload) = 0;
+  virtual std::optional<ResumableUploadRecord> get_resumable_upload(const std::string& id) = 0;
+  /// Records the image a complete upload became.
+  virtual void finish_resumable_upload(const std::string& id, const std::string& image_id) = 0;
+  /// False when there was no such upload.
+  virtual bool delete_resumable_upload(const std::string& id) = 0;
+  /// Up to `max` uploads whose expiry is at or before `now` (finished or not).
+  virtual std::vector<ResumableUploadRecord> expired_resumable_uploads(std::int64_t now, int max) = 0;
 
   /// Aggregates for /v1/stats over `tenant`'s images ("" for every tenant);
   /// uploads per day cover the days from `since_day` (unix seconds).

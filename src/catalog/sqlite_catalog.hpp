@@ -101,6 +101,19 @@ class SqliteCatalog final : public Catalog {
   std::vector<StoredDay> stored_by_day(const UsageQuery& query) override;
   std::vector<std::pair<std::string, std::int64_t>> tag_counts(const std::string& tenant, int limit) override;
 
+  void insert_upload_link(const UploadLinkRecord& link) override;
+  std::optional<UploadLinkRecord> find_upload_link(const std::string& hash) override;
+  std::optional<UploadLinkRecord> get_upload_link(const std::string& id) override;
+  std::vector<UploadLinkRecord> list_upload_links(const std::string& tenant) override;
+  bool revoke_upload_link(const std::string& tenant, const std::string& id, std::int64_t now) override;
+  std::optional<UploadLinkRecord> take_upload_link_use(const std::string& hash, std::int64_t now) override;
+  void return_upload_link_use(const std::string& id) override;
+  void insert_resumable_upload(const ResumableUploadRecord& upload) override;
+  std::optional<ResumableUploadRecord> get_resumable_upload(const std::string& id) override;
+  void finish_resumable_upload(const std::string& id, const std::string& image_id) override;
+  bool delete_resumable_upload(const std::string& id) override;
+  std::vector<ResumableUploadRecord> expired_resumable_uploads(std::int64_t now, int max) override;
+
   CatalogStats stats(std::int64_t since_day, const std::string& tenant) override;
   bool healthy() override;
   /// Runs `PRAGMA integrity_check`, `PRAGMA foreign_key_check` and the

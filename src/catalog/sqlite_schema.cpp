@@ -281,11 +281,14 @@ CREATE TABLE upload_links (
 );
 CREATE INDEX upload_links_by_tenant ON upload_links (tenant, created_at);
 
+-- A resumable upload's id is the SHA-256 of the token in its URL; metadata
+-- is its Upload-Metadata header (without the link token). Its bytes are a
+-- file outside the catalog, whose size is the offset.
 CREATE TABLE resumable_uploads (
   id         TEXT PRIMARY KEY,
   tenant     TEXT NOT NULL,
-  length     INTEGER,
-  metadata   TEXT NOT NULL DEFAULT '{}',
+  length     INTEGER NOT NULL,
+  metadata   TEXT NOT NULL DEFAULT '',
   link_id    TEXT,
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL,

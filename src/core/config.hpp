@@ -64,6 +64,7 @@ struct Config {
   std::vector<std::string> signing_secrets;
   std::vector<std::string> fetch_allow;  // CIDRs exempt from the address guard
   std::int64_t max_upload_bytes = 50LL * 1024 * 1024;
+  std::chrono::milliseconds resumable_expiry{24 * 3600'000};  // unfinished resumable uploads are removed after it
   std::int64_t max_pixels = 100'000'000;
   int max_frames = 256;
   int max_output_dimension = 16384;

@@ -21,6 +21,7 @@ unsigned http_status(ErrorCode code) noexcept {
     case ErrorCode::not_found: return 404;
     case ErrorCode::method_not_allowed: return 405;
     case ErrorCode::conflict: return 409;
+    case ErrorCode::precondition_failed: return 412;
     case ErrorCode::link_expired: return 410;
     case ErrorCode::result_expired: return 410;
     case ErrorCode::payload_too_large: return 413;
@@ -55,6 +56,7 @@ std::string_view code_name(ErrorCode code) noexcept {
     case ErrorCode::not_found: return "not_found";
     case ErrorCode::method_not_allowed: return "method_not_allowed";
     case ErrorCode::conflict: return "conflict";
+    case ErrorCode::precondition_failed: return "precondition_failed";
     case ErrorCode::link_expired: return "link_expired";
     case ErrorCode::result_expired: return "result_expired";
     case ErrorCode::payload_too_large: return "payload_too_large";

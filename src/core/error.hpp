@@ -22,6 +22,7 @@ enum class ErrorCode {
   not_found,
   method_not_allowed,
   conflict,
+  precondition_failed,
   link_expired,
   result_expired,
   payload_too_large,

@@ -32,6 +32,8 @@ void register_api(Server& server, ApiContext& context, core::NodeRole role) {
   install_derivative_routes(server, rc);
   install_job_routes(server, rc);
   install_tenant_routes(server, rc);
+  install_upload_link_routes(server, rc);
+  install_resumable_routes(server, rc);
 }
 
 ops::TransformSpec RouteContext::signed_spec(const Request& req, bool converting, std::string_view ignored) const {

@@ -9,6 +9,8 @@
 #include "http/server.hpp"
 #include "service/image_service.hpp"
 #include "service/job_service.hpp"
+#include "service/resumable.hpp"
+#include "service/upload_links.hpp"
 #include "service/tenant_service.hpp"
 #include "service/usage_meter.hpp"
 
@@ -21,6 +23,8 @@ struct ApiContext {
   service::JobService& jobs;
   service::TenantService& tenants;
   service::UsageMeter& usage;
+  service::UploadLinks& upload_links;
+  service::ResumableUploads& resumable;
   ProcessingPool& pool;        // image work and blocking catalog calls
   ProcessingPool& fetch_pool;  // remote fetches: they wait on the network, not the CPU
   std::function<std::string()> metrics_text;  // Prometheus text for /metrics

@@ -3,6 +3,8 @@
 // handler members to routes, and the pieces two resources use alike.
 #include <boost/asio/awaitable.hpp>
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "http/api.hpp"
@@ -45,6 +47,22 @@ void add_route(Server& server, const char* method, const char* pattern, Access a
   server.route(method, pattern, access, [self, fn](Request& r, BodyReader& b) { return ((*self).*fn)(r, b); });
 }
 
+/// How bodies of the kind POST /v1/images takes become images: into whose
+/// tenant, through what (ImageService::ingest, or an upload link's use), and
+/// with what limit beyond the server's.
+struct UploadIntake {
+  core::Scope scope;
+  /// Stores one upload (on the processing pool).
+  std::function<service::IngestResult(service::Upload&, const service::UploadMeta&)> ingest;
+  /// Image bytes allowed (0: the server's limit only); a body that cannot
+  /// fit is refused (413) before it is read or while it streams.
+  std::int64_t max_bytes = 0;
+};
+
+/// The bodies of POST /v1/images (raw, multipart, JSON data or url) and its
+/// answers, through `intake` (upload_routes.cpp).
+Handle take_upload(ApiContext& cx, Request& req, BodyReader& body, const UploadIntake& intake);
+
 void install_health_routes(Server& server, const std::shared_ptr<RouteContext>& rc);  // healthz, readyz, metrics
 void install_openapi_route(Server& server, const std::shared_ptr<RouteContext>& rc);
 void install_upload_routes(Server& server, const std::shared_ptr<RouteContext>& rc);
@@ -53,5 +71,7 @@ void install_transform_routes(Server& server, const std::shared_ptr<RouteContext
 void install_derivative_routes(Server& server, const std::shared_ptr<RouteContext>& rc);
 void install_job_routes(Server& server, const std::shared_ptr<RouteContext>& rc);
 void install_tenant_routes(Server& server, const std::shared_ptr<RouteContext>& rc);  // keys, quotas, usage, tags
+void install_upload_link_routes(Server& server, const std::shared_ptr<RouteContext>& rc);  // /v1/upload-links, /v1/uploads/{token}
+void install_resumable_routes(Server& server, const std::shared_ptr<RouteContext>& rc);  // tus at /v1/resumable/
 
 }  // namespace progimage::http

@@ -64,7 +64,7 @@ std::string_view bearer_credential(const Request& req) {
 
 void check_role(const auth::Principal& who, Access access) {
   const int have = static_cast<int>(who.role);
-  const int need = access == Access::read ? 0 : access == Access::write ? 1 : 2;
+  const int need = access == Access::read ? 0 : access == Access::admin ? 2 : 1;
   if (have >= need) return;
   const char* names[] = {"read", "write", "admin"};
   throw Error(ErrorCode::forbidden,
@@ -256,6 +256,8 @@ asio::awaitable<void> Server::accept_loop() {
 void Server::authenticate(Request& req, Access access) const {
   if (access == Access::open) return;  // open routes work on no one's data but their own
   const auto* authenticator = options_.authenticator;
+  if (access == Access::write_or_link && authenticator && !authenticator->open() && bearer_credential(req).empty())
+    return;  // the handler asks for its own proof
   if (!authenticator) {
     req.principal = auth::open_server_principal();
   } else {

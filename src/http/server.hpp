@@ -23,8 +23,10 @@
 
 namespace progimage::http {
 
-/// Who may call a route.
-enum class Access { open, read, write, admin };
+/// Who may call a route. `write_or_link`: a write key when a credential is
+/// sent; without one the handler looks for another proof (an upload link, an
+/// upload URL) and `Request::principal` stays empty.
+enum class Access { open, read, write, admin, write_or_link };
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&, BodyReader&)>;
 

@@ -67,6 +67,19 @@ Error missing_bytes(const core::ImageRecord& image) {
   return Error(ErrorCode::internal, "the stored bytes of image " + image.id + " are missing");
 }
 
+/// Refuses what an upload link does not take, before anything is decoded further.
+void check_link_terms(const UploadMeta& meta, std::int64_t size, const std::string& format) {
+  if (meta.max_bytes > 0 && size > meta.max_bytes)
+    throw Error(ErrorCode::payload_too_large, "the image is " + std::to_string(size) +
+                                                  " bytes; this upload link takes at most " +
+                                                  std::to_string(meta.max_bytes));
+  const auto& allowed = meta.allowed_formats;
+  if (allowed.empty() || std::find(allowed.begin(), allowed.end(), format) != allowed.end()) return;
+  std::string names;
+  for (const auto& f : allowed) names += (names.empty() ? "" : ", ") + f;
+  throw Error(ErrorCode::unsupported_media, "the image is " + format + "; this upload link takes " + names);
+}
+
 /// The time bound of a search: a bare date covers its whole day.
 std::int64_t time_bound(std::string_view key, std::string_view value) {
   auto t = core::parse_rfc3339(value);
@@ -133,6 +146,7 @@ IngestResult ImageService::ingest(const core::Scope& scope, Upload& upload, cons
   if (upload.size() == 0) throw Error(ErrorCode::unsupported_media, "the upload is empty; send the image bytes");
   const auto& limits = options_.limits;
   auto probe = imaging::probe_file(upload.path(), limits);
+  check_link_terms(meta, upload.size(), probe.format);
   imaging::verify_decode(upload.path(), probe, limits);
   auto metadata = imaging::analyze(upload.path(), probe, limits);
 

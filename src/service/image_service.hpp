@@ -51,6 +51,10 @@ struct UploadMeta {
   std::string name;
   std::string description;
   std::vector<std::string> tags;
+  // The terms of an upload link: the formats it takes (canonical names;
+  // empty: any) and its largest image in bytes (0: the server's limit only).
+  std::vector<std::string> allowed_formats;
+  std::int64_t max_bytes = 0;
 };
 
 struct IngestResult {
@@ -129,7 +133,9 @@ class ImageService {
   /// the fetcher's core::Error).
   Upload fetch(const std::string& url);
   /// Validates, analyses and stores an upload. Throws core::Error on bad
-  /// input (nothing is stored then). The catalog commit acknowledges it.
+  /// input (nothing is stored then): payload_too_large over `meta.max_bytes`,
+  /// unsupported_media for a format `meta.allowed_formats` lacks. The
+  /// catalog commit acknowledges it.
   IngestResult ingest(const core::Scope& scope, Upload& upload, const UploadMeta& meta);
 
   // ---- records -------------------------------------------------------------

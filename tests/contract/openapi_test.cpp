@@ -57,6 +57,16 @@ const std::vector<std::pair<std::string, std::string>> kServerRoutes = {
     {"GET", "/v1/tenants/{tenant}/quota"},
     {"GET", "/v1/usage"},
     {"GET", "/v1/tags"},
+    {"POST", "/v1/upload-links"},
+    {"GET", "/v1/upload-links"},
+    {"DELETE", "/v1/upload-links/{id}"},
+    {"POST", "/v1/uploads/{token}"},
+    {"OPTIONS", "/v1/resumable/"},
+    {"POST", "/v1/resumable/"},
+    {"HEAD", "/v1/resumable/{id}"},
+    {"PATCH", "/v1/resumable/{id}"},
+    {"DELETE", "/v1/resumable/{id}"},
+    {"POST", "/v1/resumable/{id}"},
 };
 
 // The transform parameters the server accepts, aliases included (kParameters
@@ -104,6 +114,7 @@ std::string concrete(const std::string& templ, const std::string& id = kMadeUpId
   out = std::regex_replace(out, std::regex("\\{ext\\}"), "webp");
   out = std::regex_replace(out, std::regex("\\{name\\}"), "thumb");
   out = std::regex_replace(out, std::regex("\\{n\\}"), "0");
+  out = std::regex_replace(out, std::regex("\\{token\\}"), id);
   return out;
 }
 
@@ -809,6 +820,36 @@ TEST_F(OpenApiTest, AnswersMatchTheDocumentedSchemas) {
   expect_documented(http().request("PUT", "/v1/tenants/default/quota", R"({"files": 1})", json_body), "put",
                     "/v1/tenants/{tenant}/quota");
   expect_documented(http().get("/v1/tenants/default/quota"), "get", "/v1/tenants/{tenant}/quota");
+
+  // Upload links: made, listed, used without a key, refused once used up, revoked.
+  auto link = http().request("POST", "/v1/upload-links",
+                             R"({"expires_in": "PT1H", "max_uploads": 1, "formats": ["png"], "tags": ["linked"]})",
+                             {{"Content-Type", "application/json"}});
+  ASSERT_EQ(link.status, 201) << link.describe();
+  expect_documented(link, "post", "/v1/upload-links");
+  const std::string link_id = jstring(*link.json(), "id");
+  const std::string link_url = jstring(*link.json(), "url");
+  expect_documented(http().get("/v1/upload-links"), "get", "/v1/upload-links");
+  expect_documented(http().request("POST", "/v1/upload-links", R"({"max_uploads": 0})", {{"Content-Type", "application/json"}}),
+                    "post", "/v1/upload-links");
+  auto via_link = http().request("POST", link_url, make_image(10, 10, 7304, ".png"), {{"Content-Type", "image/png"}});
+  ASSERT_EQ(via_link.status, 201) << via_link.describe();
+  expect_documented(via_link, "post", "/v1/uploads/{token}");
+  expect_documented(http().request("POST", link_url, make_image(10, 10, 7305, ".png"), {{"Content-Type", "image/png"}}),
+                    "post", "/v1/uploads/{token}");
+  expect_documented(http().request("POST", "/v1/uploads/" + std::string(kMadeUpId), png, {{"Content-Type", "image/png"}}),
+                    "post", "/v1/uploads/{token}");
+  expect_documented(http().request("DELETE", "/v1/upload-links/" + std::string(kMadeUpId)), "delete",
+                    "/v1/upload-links/{id}");
+  EXPECT_EQ(http().request("DELETE", "/v1/upload-links/" + link_id).status, 204);
+
+  // Resumable uploads: the errors are the documented Error object (success answers have no body).
+  expect_documented(http().request("POST", "/v1/resumable/", {}, {{"Upload-Length", "10"}}), "post", "/v1/resumable/");
+  expect_documented(http().request("POST", "/v1/resumable/", {}, {{"Tus-Resumable", "1.0.0"}}), "post", "/v1/resumable/");
+  expect_documented(http().request("PATCH", "/v1/resumable/" + std::string(kMadeUpId), "x",
+                                   {{"Tus-Resumable", "1.0.0"}, {"Upload-Offset", "0"},
+                                    {"Content-Type", "application/offset+octet-stream"}}),
+                    "patch", "/v1/resumable/{id}");
 
   auto del = http().request("DELETE", "/v1/images/" + id + "/derivatives");
   EXPECT_EQ(del.status, 204) << del.describe();

@@ -80,3 +80,21 @@ TEST(Config, ReadmeReferenceMatchesTheTable) {
   EXPECT_NE(readme.find(settings_reference_markdown()), std::string::npos)
       << "README.md's settings table is stale: regenerate it with `progimage settings-reference`";
 }
+
+TEST(Config, ResumableExpiryIsADuration) {
+  auto r = load({});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->resumable_expiry, std::chrono::hours(24));
+  r = load({"--resumable-expiry", "PT2S"});
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->resumable_expiry, std::chrono::seconds(2));
+  setenv("PROGIMAGE_RESUMABLE_EXPIRY", "90m", 1);
+  r = load({});
+  unsetenv("PROGIMAGE_RESUMABLE_EXPIRY");
+  ASSERT_TRUE(r.config) << r.output;
+  EXPECT_EQ(r.config->resumable_expiry, std::chrono::minutes(90));
+  r = load({"--resumable-expiry", "0s"});
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--resumable-expiry"), std::string::npos) << r.output;
+}

@@ -13,6 +13,8 @@ TEST(Error, StatusesFollowTheContract) {
   EXPECT_EQ(http_status(ErrorCode::unknown_key), 401u);
   EXPECT_EQ(http_status(ErrorCode::bad_signature), 403u);
   EXPECT_EQ(http_status(ErrorCode::not_found), 404u);
+  EXPECT_EQ(http_status(ErrorCode::precondition_failed), 412u);
+  EXPECT_EQ(code_name(ErrorCode::precondition_failed), "precondition_failed");
   EXPECT_EQ(http_status(ErrorCode::link_expired), 410u);
   EXPECT_EQ(http_status(ErrorCode::result_expired), 410u);
   EXPECT_EQ(http_status(ErrorCode::payload_too_large), 413u);
