@@ -1,6 +1,7 @@
 // progimage: the service. `progimage serve --help` lists the settings.
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -73,14 +74,19 @@ auth::TokenOptions token_options_of(const core::Config& cfg) {
   return options;
 }
 
+/// How often to remove what expires after `lifetime`: every minute, or as
+/// often as it expires when that is shorter (tests, previews).
+std::chrono::milliseconds sweep_interval(std::chrono::milliseconds lifetime) {
+  return std::min<std::chrono::milliseconds>(lifetime, std::chrono::minutes(1));
+}
+
 jobs::WorkerOptions worker_options_of(const core::Config& cfg, service::JobService& jobs) {
   jobs::WorkerOptions options;
   options.threads = cfg.workers;
   options.lease = cfg.job_lease;
   options.backoff = cfg.job_backoff;
   options.callback_secret = jobs.callback_secret(cfg.callback_secret);
-  // A short retention (tests, previews) is swept as often as it expires.
-  options.output_sweep = std::min<std::chrono::milliseconds>(cfg.job_output_retention, std::chrono::minutes(1));
+  options.output_sweep = sweep_interval(cfg.job_output_retention);
   if (!cfg.signing_secrets.empty()) options.url_signing_secret = cfg.signing_secrets.front();
   return options;
 }
@@ -93,10 +99,6 @@ service::ResumableOptions resumable_options_of(const core::Config& cfg) {
   return options;
 }
 
-/// A short expiry (tests, previews) is swept as often as it expires.
-std::chrono::milliseconds resumable_sweep_interval(const core::Config& cfg) {
-  return std::min<std::chrono::milliseconds>(cfg.resumable_expiry, std::chrono::minutes(1));
-}
 
 int serve(const core::Config& cfg) {
   std::filesystem::create_directories(cfg.data);
@@ -157,11 +159,11 @@ int serve(const core::Config& cfg) {
   http::register_api(server, api, cfg.node_role);
   std::optional<app::Periodic> resumable_sweep;
   if (core::serves_api(cfg.node_role))
-    resumable_sweep.emplace("resumable upload sweep", resumable_sweep_interval(cfg), [&resumable] {
+    resumable_sweep.emplace("resumable upload sweep", sweep_interval(cfg.resumable_expiry), [&resumable] {
       if (auto n = resumable.sweep(core::unix_now()))
         spdlog::info("{{\"msg\":\"removed expired resumable uploads\",\"files\":{}}}", n);
     });
-  app::UsageFlusher usage_flusher(usage, cfg.usage_flush);
+  app::Periodic usage_flush("usage flush", cfg.usage_flush, [&usage] { usage.flush(); });
 
   server.start();
   if (run_workers) workers.start();
@@ -184,6 +186,12 @@ int serve(const core::Config& cfg) {
   });
 
   server.run();
+  try {
+    usage.flush();  // what the last requests counted
+  } catch (const std::exception& e) {
+    spdlog::warn("{{\"msg\":\"the last usage counts could not be written\",\"error\":{}}}",
+                 boost::json::serialize(boost::json::string(e.what())));
+  }
   workers.stop();  // each worker finishes its item and gives back its other leases
   pool.stop();
   fetch_pool.stop();

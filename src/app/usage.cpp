@@ -1,7 +1,5 @@
 #include "app/usage.hpp"
 
-#include <spdlog/spdlog.h>
-
 namespace progimage::app {
 
 void record_usage(service::UsageMeter& meter, const http::Exchange& e) {
@@ -16,34 +14,6 @@ void record_usage(service::UsageMeter& meter, const http::Exchange& e) {
   counts.uploads = e.work.uploads;
   const auto& who = e.request.principal;
   meter.record(e.request.scope.tenant, who ? who->client_id() : std::string(), counts);
-}
-
-UsageFlusher::UsageFlusher(service::UsageMeter& meter, std::chrono::milliseconds interval)
-    : meter_(meter), interval_(interval), thread_([this] {
-        std::unique_lock lock(mutex_);
-        while (!stopping_) {
-          wake_.wait_for(lock, interval_, [this] { return stopping_; });
-          lock.unlock();
-          flush_logged();
-          lock.lock();
-        }
-      }) {}
-
-UsageFlusher::~UsageFlusher() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();  // its last round flushed what the server counted
-}
-
-void UsageFlusher::flush_logged() {
-  try {
-    meter_.flush();
-  } catch (const std::exception& e) {
-    spdlog::warn("{{\"msg\":\"usage could not be written; kept for the next flush\",\"error\":\"{}\"}}", e.what());
-  }
 }
 
 }  // namespace progimage::app

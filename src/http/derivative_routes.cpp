@@ -40,9 +40,7 @@ class DerivativeRoutes {
       cx_.images.purge_derivatives(rec);
       return true;
     });
-    Response r;
-    r.status = 204;
-    co_return r;
+    co_return Response::no_content();
   }
 
   /// GET /v1/images/{id}/variants/{name}: the bytes when ready, 202 while

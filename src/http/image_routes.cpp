@@ -125,9 +125,7 @@ class ImageRoutes {
     // temporary in a co_await expression twice (seen under ASan).
     bool found = co_await cx_.pool.run([this, &req, &id] { return cx_.images.remove(req.scope, id); });
     if (!found) throw Error(ErrorCode::not_found, "no image with id " + id);
-    Response r;
-    r.status = 204;
-    co_return r;
+    co_return Response::no_content();
   }
 
   Handle info(Request& req, BodyReader&) {

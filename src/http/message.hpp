@@ -88,6 +88,12 @@ struct Response {
   }
   static Response json(unsigned status, std::string body);
   static Response error(core::ErrorCode code, std::string_view message);
+  /// 204 No Content.
+  static Response no_content() {
+    Response r;
+    r.status = 204;
+    return r;
+  }
 };
 
 }  // namespace progimage::http

@@ -166,9 +166,7 @@ class TenantRoutes {
       cx_.tenants.revoke_key(req.scope, id);
       return true;
     });
-    Response r;
-    r.status = 204;
-    co_return r;
+    co_return Response::no_content();
   }
 
   Handle put_quota(Request& req, BodyReader& body) {

@@ -121,9 +121,7 @@ class UploadLinkRoutes {
       cx_.upload_links.revoke(req.scope, id);
       return true;
     });
-    Response r;
-    r.status = 204;
-    co_return r;
+    co_return Response::no_content();
   }
 
   /// POST /v1/uploads/{token}: what POST /v1/images does, into the link's
