@@ -68,6 +68,14 @@ boost::asio::awaitable<service::Derivative> RouteContext::derivative(const core:
   });
 }
 
+int page_limit(const std::string& text) {
+  int n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p != text.data() + text.size() || n < 1 || n > kMaxPageLimit)
+    throw core::Error(core::ErrorCode::bad_parameter, "limit must be an integer from 1 to 1000, got \"" + text + "\"");
+  return n;
+}
+
 Response derivative_response(service::Derivative d, const service::RenderPlan& plan) {
   Response r;
   r.header("Content-Type", d.mime);

@@ -26,14 +26,6 @@ constexpr const char* kImmutable = "public, max-age=31536000, immutable";
 /// Bytes per read of a streamed original.
 constexpr std::size_t kStreamChunk = 256 * 1024;
 
-int page_limit(const std::string& v) {
-  int n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || p != v.data() + v.size() || n < 1 || n > 1000)
-    throw Error(ErrorCode::bad_parameter, "limit must be an integer from 1 to 1000, got \"" + v + "\"");
-  return n;
-}
-
 json::array pairs_json(const std::vector<std::pair<std::string, std::int64_t>>& v, const char* key) {
   json::array a;
   for (const auto& [name, n] : v) a.push_back(json::object{{key, name}, {"uploads", n}});

@@ -86,9 +86,7 @@ class JobRoutes {
       if (k == "cursor") {
         cursor = v;
       } else if (k == "limit") {
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), limit);
-        if (ec != std::errc() || p != v.data() + v.size() || limit < 1 || limit > 1000)
-          throw Error(ErrorCode::bad_parameter, "limit must be an integer from 1 to 1000, got \"" + v + "\"");
+        limit = page_limit(v);
       } else {
         throw Error(ErrorCode::bad_parameter, "unknown parameter " + k + "; use cursor or limit");
       }

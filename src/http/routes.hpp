@@ -40,6 +40,11 @@ class RouteContext {
 /// format=auto) Vary; callers add their caching headers.
 Response derivative_response(service::Derivative d, const service::RenderPlan& plan);
 
+/// The most a list answers at once (`limit`).
+inline constexpr int kMaxPageLimit = 1000;
+/// A list's `limit` parameter: 1 to kMaxPageLimit, else bad_parameter.
+int page_limit(const std::string& text);
+
 /// Routes `method pattern` to `(*self).*fn`; the route keeps `self` alive.
 template <class Routes>
 void add_route(Server& server, const char* method, const char* pattern, Access access,

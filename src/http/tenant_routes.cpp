@@ -19,14 +19,11 @@ using core::ErrorCode;
 namespace {
 
 constexpr std::size_t kMaxAdminBody = 64 * 1024;
-constexpr int kMaxTags = 1000;
-
-std::string time_or_null_text(std::int64_t unix_seconds) { return core::format_rfc3339(unix_seconds); }
 
 json::object key_json(const catalog::ApiKeyRecord& k) {
   json::object o{{"id", k.id}, {"prefix", k.prefix}, {"role", k.role}, {"tenant", k.tenant}, {"name", k.name},
-                 {"created_at", time_or_null_text(k.created_at)}};
-  if (k.last_used_at) o["last_used_at"] = time_or_null_text(*k.last_used_at);
+                 {"created_at", core::format_rfc3339(k.created_at)}};
+  if (k.last_used_at) o["last_used_at"] = core::format_rfc3339(*k.last_used_at);
   else o["last_used_at"] = nullptr;
   if (k.rate_per_second)
     o["rate_limit"] = json::object{{"per_second", *k.rate_per_second}, {"burst", k.rate_burst.value_or(0)}};
@@ -203,12 +200,10 @@ class TenantRoutes {
   }
 
   Handle tags(Request& req, BodyReader&) {
-    int limit = kMaxTags;
+    int limit = kMaxPageLimit;
     for (const auto& [k, v] : req.query) {
       if (k != "limit") throw Error(ErrorCode::bad_parameter, "unknown parameter " + k + "; use limit");
-      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), limit);
-      if (ec != std::errc() || p != v.data() + v.size() || limit < 1 || limit > kMaxTags)
-        throw Error(ErrorCode::bad_parameter, "limit must be an integer from 1 to 1000, got \"" + v + "\"");
+      limit = page_limit(v);
     }
     auto counts = co_await cx_.pool.run([this, &req, limit] { return cx_.images.tags(req.scope, limit); });
     json::array out;
