@@ -80,6 +80,18 @@ std::chrono::milliseconds sweep_interval(std::chrono::milliseconds lifetime) {
   return std::min<std::chrono::milliseconds>(lifetime, std::chrono::minutes(1));
 }
 
+/// How often a node reads the images other nodes stored into its similar-image index.
+constexpr auto kSimilarRefresh = std::chrono::seconds(10);
+
+/// Before serving, so that the first similar-image query sees every stored image.
+void load_similar_index(service::ImageService& images) {
+  const auto started = std::chrono::steady_clock::now();
+  images.load_similar_index();
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  spdlog::info("{{\"msg\":\"similar-image index loaded\",\"images\":{},\"seconds\":{:.3f}}}",
+               images.similar_index_size(), took.count());
+}
+
 jobs::WorkerOptions worker_options_of(const core::Config& cfg, service::JobService& jobs) {
   jobs::WorkerOptions options;
   options.threads = cfg.workers;
@@ -157,12 +169,16 @@ int serve(const core::Config& cfg) {
   http::ApiContext api{cfg,  images, job_service, tenants, usage, upload_links, resumable, pool, fetch_pool,
                        [&telemetry] { return telemetry.render(); }, std::string(app::kOpenApiJson)};
   http::register_api(server, api, cfg.node_role);
-  std::optional<app::Periodic> resumable_sweep;
-  if (core::serves_api(cfg.node_role))
+  std::optional<app::Periodic> resumable_sweep, similar_refresh;
+  if (core::serves_api(cfg.node_role)) {
     resumable_sweep.emplace("resumable upload sweep", sweep_interval(cfg.resumable_expiry), [&resumable] {
       if (auto n = resumable.sweep(core::unix_now()))
         spdlog::info("{{\"msg\":\"removed expired resumable uploads\",\"files\":{}}}", n);
     });
+    load_similar_index(images);
+    // A node knows its own uploads at once; other nodes' within the interval.
+    similar_refresh.emplace("similar index refresh", kSimilarRefresh, [&images] { images.refresh_similar_index(); });
+  }
   app::Periodic usage_flush("usage flush", cfg.usage_flush, [&usage] { usage.flush(); });
 
   server.start();

@@ -44,13 +44,16 @@ Telemetry::Telemetry(service::ImageService& images, http::ProcessingPool& pool, 
       .with({})
       .set_function([this] { return static_cast<double>(pool_.capacity()); });
   auto& operations = registry_.histogram("progimage_processing_seconds",
-                                         "image operation time by operation (ingest, render, transform, explain)",
+                                         "image operation time by operation (ingest, render, transform, explain, similar)",
                                          {"operation"});
   images_.set_operation_observer(
       [&operations](std::string_view op, double seconds) { operations.with({op}).observe(seconds); });
   registry_.gauge("progimage_bytes_stored", "bytes of originals stored, each blob once")
       .with({})
       .set_function([this] { return static_cast<double>(catalog_.stats(core::unix_now(), {}).bytes_stored); });
+  registry_.gauge("progimage_similar_index_images", "stored images in this node's similar-image index")
+      .with({})
+      .set_function([this] { return static_cast<double>(images_.similar_index_size()); });
   registry_.gauge("progimage_derivative_cache_bytes", "bytes held by the derivative cache")
       .with({})
       .set_function([this] { return static_cast<double>(catalog_.derivative_bytes()); });

@@ -3,6 +3,7 @@
 // queue (later links and keys). SQLite and PostgreSQL implement it; handlers
 // and workers never see which.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,13 @@ struct ImageQuery {
 struct ImagePage {
   std::vector<core::ImageRecord> images;
   std::string next_cursor;  // empty on the last page
+};
+
+/// An image's perceptual hash, as the similar-image index needs it.
+struct ImageHash {
+  std::string id;
+  std::string tenant;
+  std::uint64_t phash = 0;
 };
 
 struct DerivativeRecord {
@@ -311,6 +319,9 @@ class Catalog {
   /// Deletes the record and its derivative index rows in one transaction.
   virtual DeleteResult delete_image(const std::string& id) = 0;
   virtual ImagePage list_images(const ImageQuery& query) = 0;
+  /// Calls `each` for every image created at or after `since` (unix seconds)
+  /// that has a perceptual hash, in no particular order.
+  virtual void scan_image_hashes(std::int64_t since, const std::function<void(ImageHash&&)>& each) = 0;
 
   virtual std::optional<DerivativeRecord> get_derivative(const std::string& key) = 0;
   /// Inserts or replaces the row.

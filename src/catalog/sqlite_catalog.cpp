@@ -19,6 +19,7 @@
 #include "catalog/sqlite_dialect.hpp"
 #include "catalog/sqlite_schema.hpp"
 #include "core/error.hpp"
+#include "core/hash.hpp"
 #include "core/unique_fd.hpp"
 #include "core/tags.hpp"
 #include "core/time.hpp"
@@ -459,6 +460,20 @@ ImagePage SqliteCatalog::list_images(const ImageQuery& query) {
     page.images.push_back(read_image(s));
   }
   return page;
+}
+
+void SqliteCatalog::scan_image_hashes(std::int64_t since, const std::function<void(ImageHash&&)>& each) {
+  auto r = reader();
+  // Rows stored before the phash column existed have the hash in their metadata only.
+  auto s = r->cached(
+      "SELECT id, tenant, phash, CASE WHEN phash IS NULL THEN json_extract(metadata_json, '$.phash') END"
+      " FROM images WHERE created_at >= ?1");
+  s->bind(1, since);
+  while (s->step()) {
+    auto phash = s->is_null(2) ? core::parse_hex64(s->is_null(3) ? std::string() : s->text(3))
+                               : std::optional<std::uint64_t>(static_cast<std::uint64_t>(s->int64(2)));
+    if (phash) each(ImageHash{s->text(0), s->text(1), *phash});
+  }
 }
 
 // ---- derivatives -----------------------------------------------------------

@@ -54,6 +54,7 @@ class SqliteCatalog final : public Catalog {
   std::optional<core::ImageRecord> update_image(const std::string& id, const ImagePatch& patch) override;
   DeleteResult delete_image(const std::string& id) override;
   ImagePage list_images(const ImageQuery& query) override;
+  void scan_image_hashes(std::int64_t since, const std::function<void(ImageHash&&)>& each) override;
 
   std::optional<DerivativeRecord> get_derivative(const std::string& key) override;
   void put_derivative(const DerivativeRecord& d) override;

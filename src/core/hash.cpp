@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <charconv>
 #include <stdexcept>
 
 namespace progimage::core {
@@ -49,6 +50,14 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
   return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::optional<std::uint64_t> parse_hex64(std::string_view hex) {
+  if (hex.size() != 16) return std::nullopt;
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), value, 16);
+  if (ec != std::errc{} || end != hex.data() + hex.size()) return std::nullopt;
+  return value;
 }
 
 std::string to_hex(std::string_view bytes) {

@@ -29,6 +29,9 @@ class Sha256 {
 std::string sha256_hex(std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 std::string to_hex(std::string_view bytes);
+/// 16 hex digits (either case) as a 64-bit value, such as a perceptual hash;
+/// nullopt for anything else.
+std::optional<std::uint64_t> parse_hex64(std::string_view hex);
 /// Constant-time comparison (for signatures and keys).
 bool secure_equals(std::string_view a, std::string_view b) noexcept;
 

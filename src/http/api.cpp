@@ -34,6 +34,7 @@ void register_api(Server& server, ApiContext& context, core::NodeRole role) {
   install_tenant_routes(server, rc);
   install_upload_link_routes(server, rc);
   install_resumable_routes(server, rc);
+  install_similar_routes(server, rc);
 }
 
 ops::TransformSpec RouteContext::signed_spec(const Request& req, bool converting, std::string_view ignored) const {
@@ -68,11 +69,13 @@ boost::asio::awaitable<service::Derivative> RouteContext::derivative(const core:
   });
 }
 
-int page_limit(const std::string& text) {
+int int_parameter(std::string_view name, const std::string& text, int lo, int hi) {
   int n = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || p != text.data() + text.size() || n < 1 || n > kMaxPageLimit)
-    throw core::Error(core::ErrorCode::bad_parameter, "limit must be an integer from 1 to 1000, got \"" + text + "\"");
+  if (ec != std::errc() || p != text.data() + text.size() || n < lo || n > hi)
+    throw core::Error(core::ErrorCode::bad_parameter, std::string(name) + " must be an integer from " +
+                                                          std::to_string(lo) + " to " + std::to_string(hi) +
+                                                          ", got \"" + text + "\"");
   return n;
 }
 

@@ -67,6 +67,26 @@ service::Upload decode_upload(const json::object& o, service::ImageService& imag
   return upload;
 }
 
+boost::asio::awaitable<service::Upload> json_image(const json::object& o, ApiContext& context) {
+  if (!o.contains("url")) co_return decode_upload(o, context.images);
+  std::string url = string_field(o, "url");
+  auto fetched = co_await fetch_upload(url, context);
+  co_return std::move(fetched);
+}
+
+boost::asio::awaitable<service::Upload> read_image_body(Request& req, BodyReader& body, ApiContext& context,
+                                                        std::string_view route) {
+  if (!core::iequals(media_type(req.header("Content-Type")), "multipart/form-data")) {
+    auto raw = co_await read_upload(body, context.images);
+    co_return std::move(raw);
+  }
+  UploadCollector collector(context.images, context.config.max_upload_bytes);
+  co_await read_multipart(req, body, collector);
+  if (collector.files.size() != 1)
+    throw Error(ErrorCode::bad_multipart, std::string(route) + " takes exactly one file part");
+  co_return std::move(collector.files.front().upload);
+}
+
 void UploadCollector::on_part_begin(const PartHeaders& h) {
   const bool is_file = h.filename.has_value() ||
                        (!h.content_type.empty() && !core::iequals(media_type(h.content_type), "text/plain"));

@@ -36,6 +36,15 @@ boost::asio::awaitable<service::Upload> fetch_upload(const std::string& url, Api
 /// bad_base64 when it is not base64.
 service::Upload decode_upload(const boost::json::object& o, service::ImageService& images);
 
+/// The image a JSON body names: "url" (fetched) or "data" (base64).
+boost::asio::awaitable<service::Upload> json_image(const boost::json::object& o, ApiContext& context);
+
+/// The image of a body that is one image: raw bytes, or the only file part
+/// of a multipart body (`route` names the route in the error). JSON bodies
+/// are the caller's, who reads their other fields too.
+boost::asio::awaitable<service::Upload> read_image_body(Request& req, BodyReader& body, ApiContext& context,
+                                                        std::string_view route);
+
 /// One file part of a multipart body, staged as it streamed.
 struct UploadedPart {
   service::Upload upload;

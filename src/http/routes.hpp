@@ -42,8 +42,10 @@ Response derivative_response(service::Derivative d, const service::RenderPlan& p
 
 /// The most a list answers at once (`limit`).
 inline constexpr int kMaxPageLimit = 1000;
+/// An integer query parameter from `lo` to `hi`, else bad_parameter naming it.
+int int_parameter(std::string_view name, const std::string& text, int lo, int hi);
 /// A list's `limit` parameter: 1 to kMaxPageLimit, else bad_parameter.
-int page_limit(const std::string& text);
+inline int page_limit(const std::string& text) { return int_parameter("limit", text, 1, kMaxPageLimit); }
 
 /// Routes `method pattern` to `(*self).*fn`; the route keeps `self` alive.
 template <class Routes>
@@ -77,6 +79,7 @@ void install_derivative_routes(Server& server, const std::shared_ptr<RouteContex
 void install_job_routes(Server& server, const std::shared_ptr<RouteContext>& rc);
 void install_tenant_routes(Server& server, const std::shared_ptr<RouteContext>& rc);  // keys, quotas, usage, tags
 void install_upload_link_routes(Server& server, const std::shared_ptr<RouteContext>& rc);  // /v1/upload-links, /v1/uploads/{token}
+void install_similar_routes(Server& server, const std::shared_ptr<RouteContext>& rc);  // similar images
 void install_resumable_routes(Server& server, const std::shared_ptr<RouteContext>& rc);  // tus at /v1/resumable/
 
 }  // namespace progimage::http

@@ -27,18 +27,8 @@ class TransformRoutes {
     auto type = media_type(req.header("Content-Type"));
     if (core::iequals(type, "application/json")) co_return co_await transform_json(req, body);
     auto spec = cx_.images.parse(req.query);
-    std::optional<service::Upload> upload;
-    if (core::iequals(type, "multipart/form-data")) {
-      UploadCollector collector(cx_.images, cx_.config.max_upload_bytes);
-      co_await read_multipart(req, body, collector);
-      if (collector.files.size() != 1)
-        throw Error(ErrorCode::bad_multipart, "POST /v1/transform takes exactly one file part");
-      upload.emplace(std::move(collector.files.front().upload));
-    } else {
-      auto read = co_await read_upload(body, cx_.images);
-      upload.emplace(std::move(read));
-    }
-    co_return co_await render_upload(req, *upload, spec);
+    auto upload = co_await read_image_body(req, body, cx_, "POST /v1/transform");
+    co_return co_await render_upload(req, upload, spec);
   }
 
   /// GET /v1/transform?url=...&{parameters}
@@ -81,15 +71,8 @@ class TransformRoutes {
       auto rec = cx_.images.get(req.scope, std::string(id->as_string()));
       co_return co_await transform_stored(req, rec, spec);
     }
-    std::optional<service::Upload> upload;
-    if (source->contains("url")) {
-      std::string url = string_field(*source, "url");
-      auto fetched = co_await fetch_upload(url, cx_);
-      upload.emplace(std::move(fetched));
-    } else {
-      upload.emplace(decode_upload(*source, cx_.images));
-    }
-    co_return co_await render_upload(req, *upload, spec);
+    auto upload = co_await json_image(*source, cx_);
+    co_return co_await render_upload(req, upload, spec);
   }
 
   /// The parameters of a JSON transform: "params" (an object or a query

@@ -139,17 +139,9 @@ class Intake {
     meta.name = string_field(o, "name");
     meta.description = string_field(o, "description");
     meta.tags = tags_field(o);
-    // Plain statements around co_await: GCC 12 mishandles temporaries in conditional co_await.
-    std::optional<service::Upload> upload;
-    if (o.contains("url")) {
-      std::string url = string_field(o, "url");
-      if (meta.name.empty()) meta.name = fetch::file_name_from_url(url);
-      auto fetched = co_await fetch_upload(url, cx_);
-      upload.emplace(std::move(fetched));
-    } else {
-      upload.emplace(decode_upload(o, cx_.images));
-    }
-    auto stored = co_await ingest(*upload, meta);
+    if (meta.name.empty() && o.contains("url")) meta.name = fetch::file_name_from_url(string_field(o, "url"));
+    auto upload = co_await json_image(o, cx_);
+    auto stored = co_await ingest(upload, meta);
     co_return created(stored);
   }
 

@@ -109,6 +109,7 @@ ImageService::ImageService(catalog::Catalog& catalog, storage::BlobStore& blobs,
       blobs_(blobs),
       fetcher_(fetcher),
       options_(std::move(options)),
+      similar_(catalog),
       derivatives_(options_.cache_bytes > 0 ? static_cast<std::size_t>(options_.memory_bytes / 2) : 0),
       originals_(static_cast<std::size_t>(options_.memory_bytes / 2)) {
   for (const auto& [name, query] : options_.variants) parse(ops::split_query(query));  // fail at start, not later
@@ -178,6 +179,7 @@ IngestResult ImageService::ingest(const core::Scope& scope, Upload& upload, cons
     blobs_.publish(upload.staged(), Space::originals, rec.sha256);
     inserted = catalog_.insert_image(rec);
   }
+  if (!inserted.duplicate) similar_.added(inserted.image);
   if (!inserted.duplicate && !options_.variants.empty() && variants_queued_) variants_queued_();
   return {std::move(inserted.image), inserted.duplicate};
 }
@@ -240,6 +242,7 @@ bool ImageService::remove(const core::Scope& scope, const std::string& id) {
   auto result = catalog_.delete_image(id);
   forget_record(id);
   if (!result.found) return false;
+  similar_.removed(id);
   for (const auto& key : result.derivative_keys) forget_derivative(key);
   if (result.blob_unreferenced) {
     originals_.erase(result.sha256);
@@ -255,6 +258,30 @@ catalog::ImagePage ImageService::list(const core::Scope& scope, catalog::ImageQu
 
 catalog::CatalogStats ImageService::stats(const core::Scope& scope) {
   return catalog_.stats((core::unix_now() / 86400 - (kStatsDays - 1)) * 86400, scope.search_tenant());
+}
+
+// ---- similar images ----------------------------------------------------------------
+
+std::vector<SimilarImage> ImageService::similar(const core::Scope& scope, const std::string& id,
+                                                const SimilarQuery& query) {
+  check_similar_query(query);
+  auto rec = get(scope, id);
+  auto hash = rec.phash ? rec.phash : similar_.hash_of(id);
+  if (!hash) return {};  // an image imaging could not hash has no neighbours
+  // Its neighbours are of its own tenant, also for an operator.
+  return similar_.near(rec.tenant, *hash, query, id);
+}
+
+std::vector<SimilarImage> ImageService::similar_to(const core::Scope& scope, Upload& upload,
+                                                   const SimilarQuery& query) {
+  check_similar_query(query);
+  OperationTimer timer(operation_observer_, "similar");
+  if (upload.size() == 0) throw Error(ErrorCode::unsupported_media, "the upload is empty; send the image bytes");
+  const auto probe = imaging::probe_file(upload.path(), options_.limits);
+  // The same analysis as ingest(), so that the hash is the one storing it would keep.
+  const auto metadata = imaging::analyze(upload.path(), probe, options_.limits);
+  if (!metadata.phash) return {};
+  return similar_.near(scope.search_tenant(), *metadata.phash, query);
 }
 
 bool ImageService::ready() {

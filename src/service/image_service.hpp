@@ -26,6 +26,7 @@
 #include "ops/parse.hpp"
 #include "service/body.hpp"
 #include "service/render_plan.hpp"
+#include "service/similar_images.hpp"
 #include "service/upload.hpp"
 
 namespace progimage::fetch {
@@ -165,6 +166,19 @@ class ImageService {
   /// True when the catalog and the blob store answer.
   bool ready();
 
+  // ---- similar images --------------------------------------------------------
+  /// Loads the similar-image index from the catalog (at start).
+  void load_similar_index() { similar_.rebuild(); }
+  /// Adds to it what other nodes stored meanwhile (periodically).
+  void refresh_similar_index() { similar_.refresh(); }
+  std::size_t similar_index_size() const { return similar_.size(); }
+  /// The images of the same tenant that look like image `id`, nearest first;
+  /// throws not_found for an image the scope does not see.
+  std::vector<SimilarImage> similar(const core::Scope& scope, const std::string& id, const SimilarQuery& query);
+  /// The scope's stored images that look like an upload, which is analysed
+  /// as for storing and then dropped. Throws as ingest() does for bad input.
+  std::vector<SimilarImage> similar_to(const core::Scope& scope, Upload& upload, const SimilarQuery& query);
+
   // ---- originals -------------------------------------------------------------
   /// The original's bytes, or `range` of them. Throws internal when the
   /// stored bytes are missing.
@@ -224,6 +238,7 @@ class ImageService {
   const fetch::Fetcher& fetcher_;
   ServiceOptions options_;
   Counters counters_;
+  SimilarImages similar_;
   // Derivatives are immutable per key: memory entries need no expiry, only
   // dropping when the disk cache drops the key (eviction, purge, delete).
   core::HotCache<Derivative> derivatives_;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <charconv>
 #include <mutex>
 #include <shared_mutex>
 
@@ -43,14 +42,6 @@ double ball_size(int bits, int radius) {
 int popcount(std::uint64_t v) { return std::popcount(v); }
 
 }  // namespace
-
-std::optional<std::uint64_t> try_parse_hash(std::string_view hex) {
-  if (hex.size() != 16) return std::nullopt;
-  std::uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), value, 16);
-  if (ec != std::errc{} || end != hex.data() + hex.size()) return std::nullopt;
-  return value;
-}
 
 SimilarIndex::SimilarIndex(int substrings) : substrings_(substrings), content_(empty_content(substrings)) {}
 

@@ -40,9 +40,6 @@ inline constexpr int kMaxDistance = 64;
 /// random hashes for distances up to 10 (bench/RESULTS.md).
 inline constexpr int kDefaultSubstrings = 4;
 
-/// "ffd8a0…" (16 hex digits, either case) as a hash; nullopt for anything else.
-std::optional<std::uint64_t> try_parse_hash(std::string_view hex);
-
 /// Thread-safe: queries run concurrently with each other (shared lock);
 /// insert, remove and load take the lock exclusively (load only to swap in
 /// what it built), ahead of queries that arrive after them.

@@ -581,6 +581,23 @@ std::vector<std::string> content_hashes(const fs::path& dir) {
 
 // ---------------------------------------------------------------- images
 
+std::string reencode(const std::string& bytes, double scale, const char* suffix, double crop, double brightness) {
+  ensure_vips();
+  auto img = vips::VImage::new_from_buffer(bytes.data(), bytes.size(), "").autorot();
+  if (crop > 0) {
+    const int dx = static_cast<int>(img.width() * crop), dy = static_cast<int>(img.height() * crop);
+    img = img.extract_area(dx, dy, img.width() - 2 * dx, img.height() - 2 * dy);
+  }
+  if (brightness != 1) img = (img * brightness).cast(img.format());
+  img = img.resize(scale);
+  void* buf = nullptr;
+  size_t size = 0;
+  img.write_to_buffer(suffix, &buf, &size);
+  std::string out(static_cast<char*>(buf), size);
+  g_free(buf);
+  return out;
+}
+
 std::string make_image(int width, int height, std::uint32_t seed, const char* suffix, int bands,
                        const char* options) {
   ensure_vips();

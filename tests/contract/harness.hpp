@@ -178,6 +178,11 @@ std::string url_signature(const std::string& secret, const std::string& path,
 /// Random-pixel image encoded by suffix (".png", ".jpg", ".webp", ...); `bands` 1-4.
 std::string make_image(int width, int height, std::uint32_t seed, const char* suffix = ".png", int bands = 3,
                        const char* options = "");
+/// A copy of an image as a re-user would make one: `crop` of each side cut
+/// off (a fraction, 0 for none), scaled by `scale`, brightness times
+/// `brightness`, and encoded as `suffix` with its options (".jpg[Q=60]").
+std::string reencode(const std::string& bytes, double scale, const char* suffix, double crop = 0,
+                     double brightness = 1);
 /// An image decoded by libvips, with the bytes it was read from kept alive.
 struct Decoded {
   std::string loader;  // libvips loader nickname without _buffer, e.g. "pngload"

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -104,6 +105,34 @@ TYPED_TEST(CatalogTest, DuplicateBytesReturnTheExistingImage) {
   EXPECT_EQ(res.image.name, "first.jpg");
   EXPECT_FALSE(c.get_image(second.id));
   EXPECT_EQ(search(c, {}).size(), 1u);
+}
+
+// The similar-image index is built from this scan: every hashed image of
+// every tenant, the hash's 64 bits intact, and only the recent ones for a refresh.
+TYPED_TEST(CatalogTest, ScanImageHashesGivesEveryHashedImageSince) {
+  Catalog& c = this->catalog();
+  auto old = make_image(1000);
+  old.phash = 0xffd8a0000000000fULL;  // the top bit set: stored as a negative integer
+  auto recent = make_image(2000);
+  recent.phash = 42;
+  recent.tenant = "other";
+  auto unhashed = make_image(3000);
+  for (const auto& img : {old, recent, unhashed}) c.insert_image(img);
+
+  auto scan = [&c](std::int64_t since) {
+    std::map<std::string, std::pair<std::string, std::uint64_t>> seen;
+    c.scan_image_hashes(since, [&](ImageHash&& h) { seen[h.id] = {h.tenant, h.phash}; });
+    return seen;
+  };
+  auto all = scan(0);
+  EXPECT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[old.id], std::make_pair(std::string("default"), std::uint64_t{0xffd8a0000000000fULL}));
+  EXPECT_EQ(all[recent.id], std::make_pair(std::string("other"), std::uint64_t{42}));
+  auto since = scan(2000);
+  EXPECT_EQ(since.size(), 1u);
+  EXPECT_TRUE(since.count(recent.id));
+  c.delete_image(recent.id);
+  EXPECT_FALSE(scan(0).count(recent.id));
 }
 
 // Several threads upload the same bytes at the same moment: one row, and

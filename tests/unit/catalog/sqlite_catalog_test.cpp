@@ -246,8 +246,9 @@ TEST(SqliteCatalog, MigratesAVersion5CatalogIntoTheDefaultTenant) {
       raw.exec(std::string("BEGIN;") + m.sql + "; INSERT INTO schema_version VALUES (" + std::to_string(m.version) +
                ", 1); COMMIT;");
     }
-    raw.exec("INSERT INTO images (id, sha256, format, width, height, size, created_at, name, description)"
-             " VALUES ('OldImageId000000000001', 'sha-old', 'png', 10, 20, 300, 1700000000, 'old.png', 'a sunset')");
+    raw.exec("INSERT INTO images (id, sha256, format, width, height, size, created_at, name, description,"
+             " metadata_json) VALUES ('OldImageId000000000001', 'sha-old', 'png', 10, 20, 300, 1700000000, 'old.png',"
+             " 'a sunset', '{\"phash\":\"ffd8a0000000000f\"}')");
     raw.exec("INSERT INTO image_tags VALUES ('OldImageId000000000001', 'beach')");
     raw.exec("INSERT INTO derivatives (key, sha256, params, format, width, height, size, created_at, last_used_at)"
              " VALUES ('dkey', 'sha-old', 'w=5', 'webp', 5, 10, 40, 1700000000, 1700000000)");
@@ -259,6 +260,11 @@ TEST(SqliteCatalog, MigratesAVersion5CatalogIntoTheDefaultTenant) {
   EXPECT_EQ(old->tenant, "default");
   EXPECT_EQ(old->tags, std::vector<std::string>{"beach"});
   EXPECT_FALSE(old->phash);
+  // Its perceptual hash is read from its metadata, for the similar-image index.
+  std::vector<catalog::ImageHash> hashes;
+  c.scan_image_hashes(0, [&hashes](catalog::ImageHash&& h) { hashes.push_back(std::move(h)); });
+  ASSERT_EQ(hashes.size(), 1u);
+  EXPECT_EQ(hashes[0].phash, 0xffd8a0000000000fULL);
   catalog::ImageQuery text;
   text.text = "sunset";
   EXPECT_EQ(c.list_images(text).images.size(), 1u);

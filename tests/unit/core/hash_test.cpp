@@ -68,3 +68,14 @@ TEST(Id, RequestIdsAreUniqueAcrossThreads) {
     EXPECT_TRUE(looks_like_id(id));
   }
 }
+
+TEST(Hex64, ParsesSixteenDigitsInEitherCase) {
+  EXPECT_EQ(parse_hex64("ffd8a0000000000f"), 0xffd8a0000000000fULL);
+  EXPECT_EQ(parse_hex64("FFD8A0000000000F"), 0xffd8a0000000000fULL);
+  EXPECT_EQ(parse_hex64("0000000000000000"), 0u);
+  EXPECT_FALSE(parse_hex64(""));
+  EXPECT_FALSE(parse_hex64("ffd8a0000000000"));
+  EXPECT_FALSE(parse_hex64("ffd8a0000000000f0"));
+  EXPECT_FALSE(parse_hex64("ffd8a000000000g0"));
+  EXPECT_FALSE(parse_hex64("+fd8a0000000000f"));
+}

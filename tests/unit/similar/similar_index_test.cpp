@@ -224,17 +224,6 @@ TEST(SimilarIndex, LoadReplacesEverythingAndALaterDuplicateWins) {
   EXPECT_EQ(index.query(3, "", 0, 10), (std::vector<Match>{{"x", 0}, {"z", 0}}));
 }
 
-TEST(SimilarIndex, ParsesHexHashesAsImagingWritesThem) {
-  EXPECT_EQ(try_parse_hash("ffd8a0000000000f"), 0xffd8a0000000000fULL);
-  EXPECT_EQ(try_parse_hash("FFD8A0000000000F"), 0xffd8a0000000000fULL);
-  EXPECT_EQ(try_parse_hash("0000000000000000"), 0u);
-  EXPECT_FALSE(try_parse_hash(""));
-  EXPECT_FALSE(try_parse_hash("ffd8a0000000000"));
-  EXPECT_FALSE(try_parse_hash("ffd8a0000000000f0"));
-  EXPECT_FALSE(try_parse_hash("ffd8a000000000g0"));
-  EXPECT_FALSE(try_parse_hash("+fd8a0000000000f"));
-}
-
 TEST(SimilarIndex, QueriesStayCorrectWhileOtherThreadsInsertAndRemove) {
   std::mt19937_64 rng(9);
   SimilarIndex index;
