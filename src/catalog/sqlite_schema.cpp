@@ -170,7 +170,8 @@ CREATE INDEX job_items_output_expiry ON job_items (result_expires_at) WHERE resu
 // after), so that dropping the old table does not cascade to the tags.
 // Derivatives are made for one tenant's image; dedupe savings are per tenant.
 // The perceptual hash gets a column of its own (the similar-image index is
-// built from it at start; rows from before are filled from metadata_json).
+// built from it at start; rows from before keep it in metadata_json only,
+// where the index reads it).
 // New: managed API keys and upload links (secrets kept as SHA-256 only),
 // tenant quotas, resumable uploads, and usage by day (client: a key id, or
 // a key id and a token subject).

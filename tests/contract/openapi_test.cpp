@@ -38,6 +38,8 @@ const std::vector<std::pair<std::string, std::string>> kServerRoutes = {
     {"PATCH", "/v1/images/{id}"},
     {"DELETE", "/v1/images/{id}"},
     {"GET", "/v1/images/{id}/info"},
+    {"GET", "/v1/images/{id}/similar"},
+    {"POST", "/v1/similar"},
     {"GET", "/v1/images/{id}/explain"},
     {"GET", "/v1/images/{id}/derivatives"},
     {"DELETE", "/v1/images/{id}/derivatives"},
@@ -706,6 +708,11 @@ TEST_F(OpenApiTest, AnswersMatchTheDocumentedSchemas) {
   expect_documented(http().get("/v1/images/" + id + "/info"), "get", "/v1/images/{id}/info");
   expect_documented(http().get("/v1/images/" + id + "/explain?w=12&h=12&fit=cover&format=webp"), "get",
                     "/v1/images/{id}/explain");
+  expect_documented(http().get("/v1/images/" + id + "/similar?max_distance=64"), "get", "/v1/images/{id}/similar");
+  expect_documented(http().get("/v1/images/" + id + "/similar?max_distance=32&limit=5"), "get",
+                    "/v1/images/{id}/similar");
+  expect_documented(http().request("POST", "/v1/similar", make_image(40, 30, 7, ".jpg")), "post", "/v1/similar");
+  expect_documented(http().request("POST", "/v1/similar", "not an image"), "post", "/v1/similar");
 
   // A derivative: documented headers, then it is listed.
   auto webp = http().get("/v1/images/" + id + ".webp?w=10");
