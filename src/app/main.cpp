@@ -13,6 +13,7 @@
 #include "app/logging.hpp"
 #include "app/openapi.hpp"
 #include "app/periodic.hpp"
+#include "core/id.hpp"
 #include "app/telemetry.hpp"
 #include "app/usage.hpp"
 #include "auth/authenticator.hpp"
@@ -78,6 +79,22 @@ auth::TokenOptions token_options_of(const core::Config& cfg) {
 /// often as it expires when that is shorter (tests, previews).
 std::chrono::milliseconds sweep_interval(std::chrono::milliseconds lifetime) {
   return std::min<std::chrono::milliseconds>(lifetime, std::chrono::minutes(1));
+}
+
+/// How often a node tells the others it is alive; one silent for three beats is gone.
+constexpr auto kNodeBeat = std::chrono::seconds(5);
+
+/// Puts this node on the catalog's node list and gives it its part of every
+/// rate limit: with N nodes serving the API behind one balancer, each admits 1/N.
+void beat(catalog::Catalog& catalog, core::NodeRole role, auth::RateLimiter& limiter) {
+  const auto now = core::unix_now();
+  const auto silent = 3 * std::chrono::duration_cast<std::chrono::seconds>(kNodeBeat).count();
+  const int serving = catalog.beat_node(core::this_node_id(), core::serves_api(role), now, now - silent);
+  const double share = 1.0 / std::max(1, serving);
+  if (share != limiter.share())
+    spdlog::info("{{\"msg\":\"nodes serving the API changed\",\"nodes\":{},\"rate_limit_share\":{:.3f}}}",
+                 std::max(1, serving), share);
+  limiter.set_share(share);
 }
 
 /// How often a node reads the images other nodes stored into its similar-image index.
@@ -180,6 +197,9 @@ int serve(const core::Config& cfg) {
     similar_refresh.emplace("similar index refresh", kSimilarRefresh, [&images] { images.refresh_similar_index(); });
   }
   app::Periodic usage_flush("usage flush", cfg.usage_flush, [&usage] { usage.flush(); });
+  std::optional<app::Periodic> node_beat;
+  node_beat.emplace("node heartbeat", kNodeBeat, [&] { beat(*catalog, cfg.node_role, rate_limiter); });
+  telemetry.watch_rate_limits(rate_limiter);
 
   server.start();
   if (run_workers) workers.start();
@@ -206,6 +226,13 @@ int serve(const core::Config& cfg) {
     usage.flush();  // what the last requests counted
   } catch (const std::exception& e) {
     spdlog::warn("{{\"msg\":\"the last usage counts could not be written\",\"error\":{}}}",
+                 boost::json::serialize(boost::json::string(e.what())));
+  }
+  node_beat.reset();  // no beat after leaving
+  try {
+    catalog->remove_node(core::this_node_id());  // the others take over its part of the limits
+  } catch (const std::exception& e) {
+    spdlog::warn("{{\"msg\":\"this node could not leave the node list\",\"error\":{}}}",
                  boost::json::serialize(boost::json::string(e.what())));
   }
   workers.stop();  // each worker finishes its item and gives back its other leases

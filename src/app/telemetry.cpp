@@ -59,6 +59,13 @@ Telemetry::Telemetry(service::ImageService& images, http::ProcessingPool& pool, 
       .set_function([this] { return static_cast<double>(catalog_.derivative_bytes()); });
 }
 
+void Telemetry::watch_rate_limits(const auth::RateLimiter& limiter) {
+  registry_.gauge("progimage_rate_limit_share",
+                  "the part of every key's and token subject's rate this node admits (1/N with N API nodes)")
+      .with({})
+      .set_function([&limiter] { return limiter.share(); });
+}
+
 void Telemetry::record(const http::Exchange& e) {
   auto status = std::to_string(e.status);
   requests_.with({e.request.method, e.request.route, status}).inc();

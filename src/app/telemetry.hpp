@@ -4,6 +4,7 @@
 #include <mutex>
 #include <string>
 
+#include "auth/rate_limiter.hpp"
 #include "catalog/catalog.hpp"
 #include "http/metrics.hpp"
 #include "jobs/worker_pool.hpp"
@@ -19,6 +20,9 @@ class Telemetry {
 
   /// Adds job item outcomes to the metrics (queue depth is always there).
   void watch_jobs(const jobs::JobCounters& counters) { jobs_ = &counters; }
+
+  /// Adds the part of every rate limit this node enforces (1/N of N API nodes).
+  void watch_rate_limits(const auth::RateLimiter& limiter);
 
   /// Logs one JSON line for the exchange and counts it.
   void record(const http::Exchange& e);

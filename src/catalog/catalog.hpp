@@ -407,6 +407,15 @@ class Catalog {
   /// up (failed) when neither.
   virtual void record_callback(const std::string& job_id, bool delivered, std::optional<std::int64_t> retry_at_ms) = 0;
 
+  // ---- nodes ----------------------------------------------------------------
+
+  /// Records that node `id` is alive at `now` (unix seconds), forgets nodes
+  /// silent since before `alive_since`, and returns how many live nodes serve
+  /// the API, this one included when it does.
+  virtual int beat_node(const std::string& id, bool serves_api, std::int64_t now, std::int64_t alive_since) = 0;
+  /// A node that stops takes itself off the list.
+  virtual void remove_node(const std::string& id) = 0;
+
   // ---- settings -------------------------------------------------------------
 
   /// The stored value of `name`. When there is none, stores `value_if_absent`

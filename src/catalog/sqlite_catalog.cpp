@@ -859,6 +859,28 @@ void SqliteCatalog::record_callback(const std::string& job_id, bool delivered,
 
 // ---- settings --------------------------------------------------------------
 
+// ---- nodes -----------------------------------------------------------------
+
+int SqliteCatalog::beat_node(const std::string& id, bool serves_api, std::int64_t now, std::int64_t alive_since) {
+  // Relaxed: a beat lost in a crash is made again a few seconds later.
+  return write(Durability::relaxed, [&](Connection& w) {
+    {
+      auto s = w.cached(
+          "INSERT INTO nodes (id, serves_api, started_at, seen_at) VALUES (?1, ?2, ?3, ?3)"
+          " ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, serves_api = excluded.serves_api");
+      s->bind(1, id).bind(2, serves_api ? 1 : 0).bind(3, now).run();
+    }
+    w.cached("DELETE FROM nodes WHERE seen_at < ?1")->bind(1, alive_since).run();
+    auto s = w.cached("SELECT COUNT(*) FROM nodes WHERE serves_api = 1");
+    s->step();
+    return static_cast<int>(s->int64(0));
+  });
+}
+
+void SqliteCatalog::remove_node(const std::string& id) {
+  write(Durability::relaxed, [&](Connection& w) { w.cached("DELETE FROM nodes WHERE id = ?1")->bind(1, id).run(); });
+}
+
 std::string SqliteCatalog::setting(const std::string& name, const std::string& value_if_absent) {
   // One write transaction: of two processes asking at once, the second waits
   // for the first's commit and then reads its value.

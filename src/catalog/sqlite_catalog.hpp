@@ -54,6 +54,8 @@ class SqliteCatalog final : public Catalog {
   std::optional<core::ImageRecord> update_image(const std::string& id, const ImagePatch& patch) override;
   DeleteResult delete_image(const std::string& id) override;
   ImagePage list_images(const ImageQuery& query) override;
+  int beat_node(const std::string& id, bool serves_api, std::int64_t now, std::int64_t alive_since) override;
+  void remove_node(const std::string& id) override;
   void scan_image_hashes(std::int64_t since, const std::function<void(ImageHash&&)>& each) override;
 
   std::optional<DerivativeRecord> get_derivative(const std::string& key) override;

@@ -319,6 +319,17 @@ CREATE TABLE stored_by_day (
 ) WITHOUT ROWID;
 )sql";
 
+// v7: the nodes of an installation, each beating every few seconds, so that
+// they share limits (each enforces its part of a rate) and know each other.
+constexpr const char* kV7 = R"sql(
+CREATE TABLE nodes (
+  id         TEXT PRIMARY KEY,
+  serves_api INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  seen_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
@@ -326,6 +337,7 @@ constexpr Migration kMigrations[] = {
     {4, kV4},
     {5, kV5},
     {6, kV6},
+    {7, kV7},
 };
 
 }  // namespace

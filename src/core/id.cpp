@@ -1,14 +1,25 @@
 #include "core/id.hpp"
 
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include "core/hash.hpp"
 
 #include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 #include <string_view>
 
 namespace progimage::core {
+
+const std::string& this_node_id() {
+  static const std::string id = [] {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "node");
+    return std::string(host) + ":" + std::to_string(::getpid()) + ":" + new_id().substr(0, 8);
+  }();
+  return id;
+}
 
 std::string new_secret() {
   unsigned char buf[32];

@@ -1,7 +1,5 @@
 #include "jobs/worker_pool.hpp"
 
-#include <unistd.h>
-
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -29,12 +27,6 @@ namespace {
 /// Results sent in a callback body; the receiver pages on with GET /v1/jobs/{id}.
 constexpr int kCallbackResults = 1000;
 
-std::string hostname() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "node";
-  return buf;
-}
-
 std::chrono::milliseconds backoff_after(int attempts, std::chrono::milliseconds base, std::chrono::milliseconds cap) {
   auto d = base;
   for (int i = 1; i < attempts && d < cap; ++i) d *= 2;
@@ -54,7 +46,7 @@ WorkerPool::WorkerPool(WorkerOptions options, catalog::Catalog& queue, service::
       jobs_(jobs),
       catalog_(queue),
       fetcher_(fetcher),
-      node_id_(hostname() + ":" + std::to_string(::getpid()) + ":" + core::new_id().substr(0, 8)) {}
+      node_id_(core::this_node_id()) {}
 
 WorkerPool::~WorkerPool() { stop(); }
 

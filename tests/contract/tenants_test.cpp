@@ -350,6 +350,46 @@ TEST_F(TenantsTest, ARateLimitedKeyGets429WithRetryAfter) {
   EXPECT_EQ(http().get("/v1/images?limit=1", bearer(kBetaRead)).status, 200);
 }
 
+// Two nodes on one catalog: each admits half of a key's rate and burst, and
+// when one stops the other takes the whole again.
+TEST(RateLimitsAcrossNodes, EachNodeAdmitsItsShare) {
+  Server first({.args = {"--workers", "0", "--api-key", kOperator + ":admin:*"}});
+  ASSERT_TRUE(first.start());
+  ServerOptions shared{.args = {"--workers", "0", "--api-key", kOperator + ":admin:*"}, .pass_listen_and_data = false};
+  Server second(shared);
+  second.set_port(free_port());
+  second.options().args.insert(second.options().args.end(),
+                               {"--listen", "127.0.0.1:" + std::to_string(second.port()), "--data",
+                                first.data_dir().string(), "--catalog", first.catalog_url(), "--storage",
+                                first.storage_url()});
+  ASSERT_TRUE(second.start());
+  auto share_of = [](const Server& s) {
+    return metric_sum(parse_metrics(s.http().get("/metrics", bearer(kOperator)).body), "progimage_rate_limit_share");
+  };
+  auto wait_for_share = [&](const Server& s, double wanted) {
+    for (int i = 0; i < 100 && share_of(s) != wanted; ++i) std::this_thread::sleep_for(100ms);
+    return share_of(s);
+  };
+  ASSERT_EQ(wait_for_share(first, 0.5), 0.5) << "the first node did not learn of the second within two beats";
+  ASSERT_EQ(wait_for_share(second, 0.5), 0.5);
+
+  auto made = first.http().request("POST", "/v1/keys",
+                                   R"({"role": "read", "tenant": "gamma", "rate_limit": {"per_second": 0.1, "burst": 8}})",
+                                   json_bearer(kOperator));
+  ASSERT_EQ(made.status, 201) << made.describe();
+  const auto key = jstring(*made.json(), "key");
+  auto admitted = [&key](const Server& s) {
+    int ok = 0;
+    for (int i = 0; i < 8; ++i) ok += s.http().get("/v1/images?limit=1", bearer(key)).status == 200;
+    return ok;
+  };
+  EXPECT_EQ(admitted(first), 4) << "half of the burst of 8";
+  EXPECT_EQ(admitted(second), 4);
+
+  ASSERT_EQ(second.stop(), 0);
+  EXPECT_EQ(wait_for_share(first, 1.0), 1.0) << "a stopped node leaves the list";
+}
+
 TEST_F(TenantsTest, EachTokenSubjectHasItsOwnRate) {
   auto token_of = [](const std::string& subject) {
     return hs256_token({{"sub", subject}, {"exp", now_seconds() + 300}, {"scope", "read"}, {"tenant", "beta"}});

@@ -107,6 +107,19 @@ TYPED_TEST(CatalogTest, DuplicateBytesReturnTheExistingImage) {
   EXPECT_EQ(search(c, {}).size(), 1u);
 }
 
+// Nodes share the rate limits by counting the API nodes that beat lately:
+// a worker node does not count, a silent node is forgotten, a stopped one leaves.
+TYPED_TEST(CatalogTest, NodesThatBeatLatelyAreCounted) {
+  Catalog& c = this->catalog();
+  EXPECT_EQ(c.beat_node("a", true, 1000, 985), 1);
+  EXPECT_EQ(c.beat_node("b", true, 1001, 986), 2);
+  EXPECT_EQ(c.beat_node("w", false, 1002, 987), 2) << "a worker node serves no API";
+  EXPECT_EQ(c.beat_node("a", true, 1005, 990), 2) << "a beat again is the same node";
+  EXPECT_EQ(c.beat_node("a", true, 1017, 1002), 1) << "b has been silent for three beats";
+  c.remove_node("a");
+  EXPECT_EQ(c.beat_node("w", false, 1018, 1003), 0);
+}
+
 // The similar-image index is built from this scan: every hashed image of
 // every tenant, the hash's 64 bits intact, and only the recent ones for a refresh.
 TYPED_TEST(CatalogTest, ScanImageHashesGivesEveryHashedImageSince) {

@@ -65,15 +65,15 @@ TEST(SqliteCatalog, CreatesDatabaseAtTheLatestSchemaVersion) {
   {
     SqliteCatalog c(dir.db());
     EXPECT_TRUE(fs::exists(dir.db()));
-    EXPECT_EQ(c.schema_version(), 6);
-    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 6);
+    EXPECT_EQ(c.schema_version(), SqliteCatalog::latest_schema_version());
+    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 7);
     EXPECT_TRUE(c.healthy());
     EXPECT_EQ(c.integrity_check(), "ok");
   }
   SqliteCatalog again(dir.db());  // reopening applies nothing twice
-  EXPECT_EQ(again.schema_version(), 6);
+  EXPECT_EQ(again.schema_version(), 7);
   RawDb raw(dir.db());
-  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "6");
+  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "7");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
 }
 
@@ -254,7 +254,7 @@ TEST(SqliteCatalog, MigratesAVersion5CatalogIntoTheDefaultTenant) {
              " VALUES ('dkey', 'sha-old', 'w=5', 'webp', 5, 10, 40, 1700000000, 1700000000)");
   }
   SqliteCatalog c(dir.db());
-  EXPECT_EQ(c.schema_version(), 6);
+  EXPECT_EQ(c.schema_version(), SqliteCatalog::latest_schema_version());
   auto old = c.get_image("OldImageId000000000001");
   ASSERT_TRUE(old);
   EXPECT_EQ(old->tenant, "default");
