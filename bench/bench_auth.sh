@@ -34,10 +34,12 @@ jwt_secret=bench-jwt-secret-of-at-least-32-bytes-0123
 open_port=$(free_port)
 build/serve/src/app/progimage serve --listen 127.0.0.1:$open_port --data "$work/open" --workers 0 >"$work/open.log" 2>&1 &
 pids+=($!)
+open_pid=$!
 keyed_port=$(free_port)
 build/serve/src/app/progimage serve --listen 127.0.0.1:$keyed_port --data "$work/keyed" --workers 0 \
   --api-key "$operator:admin:*" --jwt-secret "$jwt_secret" --token-rate-limit 10000000:10000000 >"$work/keyed.log" 2>&1 &
 pids+=($!)
+keyed_pid=$!
 wait_up $open_port
 wait_up $keyed_port
 
@@ -74,25 +76,38 @@ run() { # port path [header]
   wrk "${args[@]}" "http://127.0.0.1:$1$2"
 }
 rate() { awk '/Requests\/sec/ {print $2}'; }
+requests() { awk '/requests in/ {print $1}'; }
+# The server's CPU time (user + system, clock ticks) and its cost per request
+# in microseconds: steadier than req/s when wrk and the server share two cores.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+per_request_us() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}'; }
+measure() { # pid port path [header]: wrk's report, then "CPU-us-per-request"
+  local before out
+  before=$(cpu_ticks "$1")
+  out=$(run "${@:2}")
+  echo "$out"
+  echo "cpu $(per_request_us $(($(cpu_ticks "$1") - before)) "$(requests <<<"$out")")"
+}
+cpu() { awk '/^cpu / {print $2}'; }
 p99() { awk '/ 99%/ {print $2}'; }
 non2xx() { awk '/Non-2xx/ {n = $4} END {print n + 0}'; }
 
 declare -A sum=()
-echo "| round | open req/s | key + rate limit req/s | JWT + rate limit req/s | key/open | JWT/open | p99 open / key / JWT | refused |"
-echo "|---:|---:|---:|---:|---:|---:|---|---|"
+echo "| round | open req/s | key + rate limit req/s | JWT + rate limit req/s | key/open | JWT/open | p99 open / key / JWT | server CPU µs/request open / key / JWT | refused |"
+echo "|---:|---:|---:|---:|---:|---:|---|---|---|"
 for r in $(seq "$rounds"); do
-  o=$(run $open_port "$(path_of $open_id)")
-  k=$(run $keyed_port "$(path_of $keyed_id)" "Authorization: Bearer $key")
-  j=$(run $keyed_port "$(path_of $keyed_id)" "Authorization: Bearer $token")
+  o=$(measure $open_pid $open_port "$(path_of $open_id)")
+  k=$(measure $keyed_pid $keyed_port "$(path_of $keyed_id)" "Authorization: Bearer $key")
+  j=$(measure $keyed_pid $keyed_port "$(path_of $keyed_id)" "Authorization: Bearer $token")
   ro=$(rate <<<"$o"); rk=$(rate <<<"$k"); rj=$(rate <<<"$j")
   refused="$(non2xx <<<"$o")/$(non2xx <<<"$k")/$(non2xx <<<"$j")"
-  printf '| %s | %s | %s | %s | %.3f | %.3f | %s / %s / %s | %s |\n' "$r" "$ro" "$rk" "$rj" \
+  printf '| %s | %s | %s | %s | %.3f | %.3f | %s / %s / %s | %s / %s / %s | %s |\n' "$r" "$ro" "$rk" "$rj" \
     "$(awk -v a="$rk" -v b="$ro" 'BEGIN {print a / b}')" "$(awk -v a="$rj" -v b="$ro" 'BEGIN {print a / b}')" \
-    "$(p99 <<<"$o")" "$(p99 <<<"$k")" "$(p99 <<<"$j")" "${refused:-0}"
+    "$(p99 <<<"$o")" "$(p99 <<<"$k")" "$(p99 <<<"$j")" "$(cpu <<<"$o")" "$(cpu <<<"$k")" "$(cpu <<<"$j")" "${refused:-0}"
   sum[o]=$(awk -v a="${sum[o]:-0}" -v b="$ro" 'BEGIN {print a + b}')
   sum[k]=$(awk -v a="${sum[k]:-0}" -v b="$rk" 'BEGIN {print a + b}')
   sum[j]=$(awk -v a="${sum[j]:-0}" -v b="$rj" 'BEGIN {print a + b}')
 done
-printf '| all | %.0f | %.0f | %.0f | %.3f | %.3f | | |\n' "$(awk -v a="${sum[o]}" -v n="$rounds" 'BEGIN {print a / n}')" \
+printf '| all | %.0f | %.0f | %.0f | %.3f | %.3f | | | |\n' "$(awk -v a="${sum[o]}" -v n="$rounds" 'BEGIN {print a / n}')" \
   "$(awk -v a="${sum[k]}" -v n="$rounds" 'BEGIN {print a / n}')" "$(awk -v a="${sum[j]}" -v n="$rounds" 'BEGIN {print a / n}')" \
   "$(awk -v a="${sum[k]}" -v b="${sum[o]}" 'BEGIN {print a / b}')" "$(awk -v a="${sum[j]}" -v b="${sum[o]}" 'BEGIN {print a / b}')"

@@ -2,6 +2,8 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -223,6 +225,53 @@ std::uint64_t phash_of(const vips::VImage& upright) {
 }
 
 }  // namespace detail
+
+namespace {
+
+/// How much of the original a copy lost on its two sides of one axis.
+struct CropGuess {
+  double before = 0, after = 0;  // left and right, or top and bottom
+};
+constexpr std::array<CropGuess, 4> kCropGuesses = {{{0, 0}, {0.05, 0}, {0, 0.05}, {0.025, 0.025}}};
+
+/// `img` as the original it would have been cropped from: the lost strips
+/// restored by repeating the edge pixels, so the content sits where it did.
+vips::VImage uncropped(const vips::VImage& img, CropGuess across, CropGuess down) {
+  const double width = img.width() / (1 - across.before - across.after);
+  const double height = img.height() / (1 - down.before - down.after);
+  return img.embed(static_cast<int>(std::lround(width * across.before)),
+                   static_cast<int>(std::lround(height * down.before)), static_cast<int>(std::lround(width)),
+                   static_cast<int>(std::lround(height)), vips::VImage::option()->set("extend", VIPS_EXTEND_COPY));
+}
+
+vips::VImage cropped(const vips::VImage& img, CropGuess across, CropGuess down) {
+  const int x = static_cast<int>(img.width() * across.before), y = static_cast<int>(img.height() * down.before);
+  const int width = img.width() - x - static_cast<int>(img.width() * across.after);
+  const int height = img.height() - y - static_cast<int>(img.height() * down.after);
+  return img.extract_area(x, y, std::max(width, 1), std::max(height, 1));
+}
+
+}  // namespace
+
+std::vector<std::uint64_t> similarity_hashes(const std::filesystem::path& path, const Probe& probe,
+                                             const Limits& limits) {
+  detail::Deadline deadline(limits.timeout);
+  std::vector<std::uint64_t> hashes;
+  try {
+    // The same thumbnail analyze() hashes, so the first hash is the stored one.
+    const vips::VImage thumb = detail::load_upright(path, probe, 128, &deadline);
+    hashes.push_back(detail::phash_of(thumb));
+    for (const auto across : kCropGuesses)
+      for (const auto down : kCropGuesses) {
+        if (across.before + across.after + down.before + down.after == 0) continue;  // the image itself
+        hashes.push_back(detail::phash_of(uncropped(thumb, across, down)));
+        hashes.push_back(detail::phash_of(cropped(thumb, across, down)));
+      }
+  } catch (const vips::VError& e) {
+    detail::rethrow_vips(e, ErrorCode::unsupported_media, "the image cannot be analysed");
+  }
+  return hashes;
+}
 
 std::string camera_name(const std::string& make, const std::string& model) {
   if (model.empty()) return make;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ops/spec.hpp"
 
@@ -60,6 +61,16 @@ std::string camera_name(const std::string& make, const std::string& model);
 
 /// Reads EXIF and computes the perceptual hash, dominant colour and blurhash.
 Metadata analyze(const std::filesystem::path& path, const Probe& probe, const Limits& limits);
+
+/// The perceptual hashes a similar-image search looks up for this image: its
+/// own (analyze's phash, first), then the image as it would be had it been
+/// cropped out of a larger original (padded back by its edge pixels) and as
+/// its slightly cropped copies would be (cropped), by 5% on one side or 2.5%
+/// on both, across and down. A crop moves every frequency of the hash; these
+/// guesses put the geometry back, so that copies cropped by up to 5% are found
+/// whichever of the two was stored first.
+std::vector<std::uint64_t> similarity_hashes(const std::filesystem::path& path, const Probe& probe,
+                                             const Limits& limits);
 
 /// A source image with the stored facts the pipeline may use.
 struct Source {

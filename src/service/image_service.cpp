@@ -265,11 +265,28 @@ catalog::CatalogStats ImageService::stats(const core::Scope& scope) {
 std::vector<SimilarImage> ImageService::similar(const core::Scope& scope, const std::string& id,
                                                 const SimilarQuery& query) {
   check_similar_query(query);
+  OperationTimer timer(operation_observer_, "similar");
   auto rec = get(scope, id);
-  auto hash = rec.phash ? rec.phash : similar_.hash_of(id);
-  if (!hash) return {};  // an image imaging could not hash has no neighbours
   // Its neighbours are of its own tenant, also for an operator.
-  return similar_.near(rec.tenant, *hash, query, id);
+  return similar_.near(rec.tenant, similarity_hashes(rec), query, id);
+}
+
+std::vector<std::uint64_t> ImageService::similarity_hashes(const core::ImageRecord& image) {
+  auto stored = image.phash ? image.phash : similar_.hash_of(image.id);
+  if (!stored) return {};  // an image imaging could not hash has no neighbours
+  try {
+    if (auto blob = blobs_.open(Space::originals, image.sha256)) {
+      auto hashes = imaging::similarity_hashes(blob->path(), source_of(image, blob->path()).probe, options_.limits);
+      // The stored hash leads: it is what the image was indexed with.
+      if (!hashes.empty()) hashes.front() = *stored;
+      return hashes;
+    }
+  } catch (const Error&) {
+    // An original that no longer decodes in time (it did when stored): the crop
+    // guesses are a refinement, and the stored hash alone still finds resized,
+    // recompressed and recoloured copies.
+  }
+  return {*stored};
 }
 
 std::vector<SimilarImage> ImageService::similar_to(const core::Scope& scope, Upload& upload,
@@ -278,10 +295,9 @@ std::vector<SimilarImage> ImageService::similar_to(const core::Scope& scope, Upl
   OperationTimer timer(operation_observer_, "similar");
   if (upload.size() == 0) throw Error(ErrorCode::unsupported_media, "the upload is empty; send the image bytes");
   const auto probe = imaging::probe_file(upload.path(), options_.limits);
-  // The same analysis as ingest(), so that the hash is the one storing it would keep.
-  const auto metadata = imaging::analyze(upload.path(), probe, options_.limits);
-  if (!metadata.phash) return {};
-  return similar_.near(scope.search_tenant(), *metadata.phash, query);
+  // Its first hash is the one storing it would keep (the same thumbnail as analyze()).
+  return similar_.near(scope.search_tenant(), imaging::similarity_hashes(upload.path(), probe, options_.limits),
+                       query);
 }
 
 bool ImageService::ready() {

@@ -224,6 +224,9 @@ class ImageService {
 
  private:
   imaging::Source source_of(const core::ImageRecord& image, const std::filesystem::path& path) const;
+  /// What a similar-image search of a stored image looks up: its stored hash
+  /// and, from its original, the crop guesses (imaging::similarity_hashes).
+  std::vector<std::uint64_t> similarity_hashes(const core::ImageRecord& image);
   /// Other images a render names (watermark, mask), found among `tenant`'s.
   imaging::ImageResolver resolver(const std::string& tenant, std::vector<std::shared_ptr<const void>>& keep);
   /// The catalog's record when the scope may see it.

@@ -57,10 +57,10 @@ std::optional<std::uint64_t> SimilarImages::hash_of(const std::string& id) const
   return entry->hash;
 }
 
-std::vector<SimilarImage> SimilarImages::near(const std::string& tenant, std::uint64_t hash,
+std::vector<SimilarImage> SimilarImages::near(const std::string& tenant, std::span<const std::uint64_t> hashes,
                                               const SimilarQuery& query, const std::string& exclude_id) {
   std::vector<SimilarImage> out;
-  for (auto& match : index_.query(hash, tenant, query.max_distance, static_cast<std::size_t>(query.limit), exclude_id)) {
+  for (auto& match : index_.query(hashes, tenant, query.max_distance, static_cast<std::size_t>(query.limit), exclude_id)) {
     auto rec = catalog_.get_image(match.id);
     if (!rec) {
       index_.remove(match.id);  // deleted by another node

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -47,10 +48,11 @@ class SimilarImages {
   void added(const core::ImageRecord& image);
   void removed(const std::string& id) { index_.remove(id); }
 
-  /// The images of `tenant` near `hash`, nearest first, leaving out
-  /// `exclude_id`. The query must have passed check_similar_query().
-  std::vector<SimilarImage> near(const std::string& tenant, std::uint64_t hash, const SimilarQuery& query,
-                                 const std::string& exclude_id = {});
+  /// The images of `tenant` near any of `hashes` (one image's, from
+  /// imaging::similarity_hashes), nearest first, leaving out `exclude_id`.
+  /// The query must have passed check_similar_query().
+  std::vector<SimilarImage> near(const std::string& tenant, std::span<const std::uint64_t> hashes,
+                                 const SimilarQuery& query, const std::string& exclude_id = {});
   /// The hash the index holds for a stored image (older rows have it only
   /// in their metadata, which the index read).
   std::optional<std::uint64_t> hash_of(const std::string& id) const;

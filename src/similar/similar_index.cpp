@@ -222,18 +222,26 @@ void SimilarIndex::search_tables(std::uint64_t hash, int max_distance, const Rad
 }
 
 template <class Accept>
-void SimilarIndex::scan(std::uint64_t hash, int max_distance, const Accept& accept, std::vector<Hit>& hits) const {
+void SimilarIndex::scan(std::span<const std::uint64_t> hashes, int max_distance, const Accept& accept,
+                        std::vector<Hit>& hits) const {
   const Content& c = content_;
   for (Slot slot = 0; slot < c.hashes.size(); ++slot) {
-    const int distance = popcount(c.hashes[slot] ^ hash);
+    int distance = kMaxDistance + 1;
+    for (const std::uint64_t hash : hashes) distance = std::min(distance, popcount(c.hashes[slot] ^ hash));
     if (distance <= max_distance && c.tenant[slot] != kFree && accept(slot)) hits.push_back(Hit{slot, distance});
   }
 }
 
 std::vector<Match> SimilarIndex::query(std::uint64_t hash, const std::string& tenant, int max_distance,
                                        std::size_t limit, const std::string& exclude_id) const {
+  return query(std::span<const std::uint64_t>(&hash, 1), tenant, max_distance, limit, exclude_id);
+}
+
+std::vector<Match> SimilarIndex::query(std::span<const std::uint64_t> hashes, const std::string& tenant,
+                                       int max_distance, std::size_t limit, const std::string& exclude_id) const {
   if (max_distance < 0 || max_distance > kMaxDistance)
     throw Error(ErrorCode::bad_parameter, "max_distance must be 0 to 64");
+  if (hashes.empty()) return {};
   std::shared_lock lock(mutex_);
   const Content& c = content_;
   std::uint32_t wanted = kAnyTenant;
@@ -251,9 +259,10 @@ std::vector<Match> SimilarIndex::query(std::uint64_t hash, const std::string& te
   std::vector<Hit> hits;
   const Radii r = radii(c, max_distance);
   if (scan_is_cheaper(c, r)) {
-    scan(hash, max_distance, accept, hits);
+    scan(hashes, max_distance, accept, hits);
   } else {
-    search_tables(hash, max_distance, r, accept, hits);
+    for (const std::uint64_t hash : hashes) search_tables(hash, max_distance, r, accept, hits);
+    if (hashes.size() > 1) keep_nearest_per_slot(hits);
   }
 
   const auto nearer = [&](const Hit& x, const Hit& y) {
@@ -266,6 +275,15 @@ std::vector<Match> SimilarIndex::query(std::uint64_t hash, const std::string& te
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) out.push_back(Match{std::string(c.ids.id(hits[i].slot)), hits[i].distance});
   return out;
+}
+
+// Several query hashes reach the same entry: it counts once, at its nearest.
+void SimilarIndex::keep_nearest_per_slot(std::vector<Hit>& hits) {
+  std::sort(hits.begin(), hits.end(), [](const Hit& x, const Hit& y) {
+    return x.slot != y.slot ? x.slot < y.slot : x.distance < y.distance;
+  });
+  hits.erase(std::unique(hits.begin(), hits.end(), [](const Hit& x, const Hit& y) { return x.slot == y.slot; }),
+             hits.end());
 }
 
 std::size_t SimilarIndex::memory_bytes() const {

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -68,6 +69,10 @@ class SimilarIndex {
   /// Throws core::Error bad_parameter when max_distance is outside 0..64.
   std::vector<Match> query(std::uint64_t hash, const std::string& tenant, int max_distance,
                            std::size_t limit, const std::string& exclude_id = {}) const;
+  /// The same for several hashes of one image (imaging::similarity_hashes):
+  /// an entry's distance is its nearest to any of them, and it comes once.
+  std::vector<Match> query(std::span<const std::uint64_t> hashes, const std::string& tenant, int max_distance,
+                           std::size_t limit, const std::string& exclude_id = {}) const;
 
   /// Approximate heap bytes held, for metrics and the benchmark.
   std::size_t memory_bytes() const;
@@ -116,7 +121,9 @@ class SimilarIndex {
   void search_tables(std::uint64_t hash, int max_distance, const Radii& radii,
                      const Accept& accept, std::vector<Hit>& hits) const;
   template <class Accept>
-  void scan(std::uint64_t hash, int max_distance, const Accept& accept, std::vector<Hit>& hits) const;
+  void scan(std::span<const std::uint64_t> hashes, int max_distance, const Accept& accept,
+            std::vector<Hit>& hits) const;
+  static void keep_nearest_per_slot(std::vector<Hit>& hits);
 
   int substrings_;
   mutable detail::WriterFirstMutex mutex_;

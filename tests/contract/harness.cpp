@@ -598,6 +598,20 @@ std::string reencode(const std::string& bytes, double scale, const char* suffix,
   return out;
 }
 
+std::string crop_sides(const std::string& bytes, Sides cut, const char* suffix) {
+  ensure_vips();
+  auto img = vips::VImage::new_from_buffer(bytes.data(), bytes.size(), "").autorot();
+  const int x = static_cast<int>(img.width() * cut.left), y = static_cast<int>(img.height() * cut.top);
+  img = img.extract_area(x, y, img.width() - x - static_cast<int>(img.width() * cut.right),
+                         img.height() - y - static_cast<int>(img.height() * cut.bottom));
+  void* buf = nullptr;
+  size_t size = 0;
+  img.write_to_buffer(suffix, &buf, &size);
+  std::string out(static_cast<char*>(buf), size);
+  g_free(buf);
+  return out;
+}
+
 std::string make_image(int width, int height, std::uint32_t seed, const char* suffix, int bands,
                        const char* options) {
   ensure_vips();

@@ -183,6 +183,11 @@ std::string make_image(int width, int height, std::uint32_t seed, const char* su
 /// `brightness`, and encoded as `suffix` with its options (".jpg[Q=60]").
 std::string reencode(const std::string& bytes, double scale, const char* suffix, double crop = 0,
                      double brightness = 1);
+/// A copy with fractions of its sides cut off (0.05: 5%), encoded as `suffix`.
+struct Sides {
+  double left = 0, top = 0, right = 0, bottom = 0;
+};
+std::string crop_sides(const std::string& bytes, Sides cut, const char* suffix);
 /// An image decoded by libvips, with the bytes it was read from kept alive.
 struct Decoded {
   std::string loader;  // libvips loader nickname without _buffer, e.g. "pngload"

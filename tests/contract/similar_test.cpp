@@ -1,6 +1,6 @@
 // Contract tests of similar images (issue 11, point 9): GET
 // /v1/images/{id}/similar and POST /v1/similar find a resized, recompressed,
-// slightly cropped or recoloured copy and not an unrelated photo, never
+// slightly cropped (up to 5%, either way) or recoloured copy and not an unrelated photo, never
 // across tenants, without storing anything for a POST; deletes leave the
 // answers and the index is rebuilt from the catalog at start.
 #include <boost/json.hpp>
@@ -110,6 +110,31 @@ TEST_F(SimilarTest, FindsChangedCopiesNearestFirstAndNoUnrelatedPhoto) {
   const auto& first = answer->at("images").as_array().at(0);
   EXPECT_EQ(jstring(first, "image.id"), found.front().id) << r.body;
   EXPECT_EQ(jstring(first, "image.url"), "/v1/images/" + found.front().id) << r.body;
+}
+
+// A crop moves every frequency of the hash; the search's crop guesses find a
+// copy cut by up to 5% on any side, whether the copy is the one sent (a
+// check before upload) or the one stored (asking about the original).
+TEST_F(SimilarTest, FindsCopiesCroppedByUpToFivePercentEitherWay) {
+  const auto original = photo("vips-formats/sample.jpg");
+  const std::map<std::string, Sides> crops = {
+      {"5% off the left", {.left = 0.05}},
+      {"5% off the bottom", {.bottom = 0.05}},
+      {"5% off the left and the top", {.left = 0.05, .top = 0.05}},
+      {"3% off the right", {.right = 0.03}},
+  };
+  const auto id = upload_as(kBeta, original);
+  for (const auto& [what, cut] : crops) {
+    const auto copy = crop_sides(original, cut, ".jpg[Q=85]");
+    auto sent = matches(http().request("POST", "/v1/similar", copy, bearer(kBeta)));
+    EXPECT_TRUE(ids_of(sent).count(id)) << what << ": the stored original was not found";
+    for (const auto& f : sent) EXPECT_LE(f.distance, 10);
+    const auto copy_id = upload_as(kBeta, copy);
+    EXPECT_TRUE(ids_of(similar_of(kBeta, id)).count(copy_id)) << what << ": the stored copy was not found";
+  }
+  // Unrelated photos stay out of the wider search too.
+  const auto other = upload_as(kBeta, photo(kUnrelated[0]));
+  EXPECT_FALSE(ids_of(similar_of(kBeta, id)).count(other));
 }
 
 TEST_F(SimilarTest, NeverCrossesTenants) {

@@ -17,6 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+/// One image's hashes, as the service looks them up.
+std::vector<std::uint64_t> hashes(std::uint64_t hash) { return {hash}; }
+
 class SimilarImagesTest : public ::testing::Test {
  protected:
   SimilarImagesTest()
@@ -54,7 +57,7 @@ TEST_F(SimilarImagesTest, RebuildFindsWhatTheCatalogHolds) {
   SimilarImages similar(catalog_);
   similar.rebuild();
   EXPECT_EQ(similar.size(), 3u);
-  auto found = similar.near("default", *a.phash, {}, a.id);
+  auto found = similar.near("default", hashes(*a.phash), {}, a.id);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].image.id, b.id);
   EXPECT_EQ(found[0].distance, 1);
@@ -64,9 +67,9 @@ TEST_F(SimilarImagesTest, RefreshAddsWhatOtherNodesStored) {
   SimilarImages similar(catalog_);
   similar.rebuild();
   auto later = store(77);
-  EXPECT_TRUE(similar.near("default", 77, {}).empty()) << "not refreshed yet";
+  EXPECT_TRUE(similar.near("default", hashes(77), {}).empty()) << "not refreshed yet";
   similar.refresh();
-  EXPECT_EQ(ids(similar.near("default", 77, {})), std::vector<std::string>{later.id});
+  EXPECT_EQ(ids(similar.near("default", hashes(77), {})), std::vector<std::string>{later.id});
 }
 
 TEST_F(SimilarImagesTest, AnImageDeletedElsewhereLeavesTheAnswerAndTheIndex) {
@@ -75,7 +78,7 @@ TEST_F(SimilarImagesTest, AnImageDeletedElsewhereLeavesTheAnswerAndTheIndex) {
   SimilarImages similar(catalog_);
   similar.rebuild();
   catalog_.delete_image(b.id);
-  EXPECT_TRUE(similar.near("default", 5, {}, a.id).empty());
+  EXPECT_TRUE(similar.near("default", hashes(5), {}, a.id).empty());
   EXPECT_EQ(similar.size(), 1u);
 }
 
@@ -84,8 +87,8 @@ TEST_F(SimilarImagesTest, AnswersStayInTheirTenant) {
   auto theirs = store(9, "beta");
   SimilarImages similar(catalog_);
   similar.rebuild();
-  EXPECT_EQ(ids(similar.near("alpha", 9, {})), std::vector<std::string>{mine.id});
-  EXPECT_EQ(ids(similar.near("beta", 9, {})), std::vector<std::string>{theirs.id});
+  EXPECT_EQ(ids(similar.near("alpha", hashes(9), {})), std::vector<std::string>{mine.id});
+  EXPECT_EQ(ids(similar.near("beta", hashes(9), {})), std::vector<std::string>{theirs.id});
 }
 
 TEST_F(SimilarImagesTest, ThisNodesChangesShowAtOnce) {
@@ -93,9 +96,9 @@ TEST_F(SimilarImagesTest, ThisNodesChangesShowAtOnce) {
   similar.rebuild();
   auto mine = store(3);
   similar.added(mine);
-  EXPECT_EQ(ids(similar.near("default", 3, {})), std::vector<std::string>{mine.id});
+  EXPECT_EQ(ids(similar.near("default", hashes(3), {})), std::vector<std::string>{mine.id});
   similar.removed(mine.id);
-  EXPECT_TRUE(similar.near("default", 3, {}).empty());
+  EXPECT_TRUE(similar.near("default", hashes(3), {}).empty());
   EXPECT_EQ(similar.hash_of(mine.id), std::nullopt);
 }
 

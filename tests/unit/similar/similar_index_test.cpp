@@ -104,6 +104,41 @@ TEST_P(SimilarIndexBySubstrings, AnswersWhatALinearScanAnswers) {
 
 INSTANTIATE_TEST_SUITE_P(Substrings, SimilarIndexBySubstrings, ::testing::Values(4, 5, 6, 7, 8));
 
+// Several hashes of one image (its crop guesses): each entry once, at its
+// nearest distance to any of them — through the tables (small distances)
+// and through the scan the index prefers for large ones.
+TEST(SimilarIndex, SeveralQueryHashesAnswerEachEntryOnceAtItsNearest) {
+  std::mt19937_64 rng(7);
+  const Corpus corpus = make_corpus(20'000, 40, rng);
+  SimilarIndex index;
+  index.load(as_vector(corpus.entries));
+  std::size_t merged = 0;
+  for (int r : {0, 3, 6, 10, 16, 32}) {
+    for (std::size_t i = 0; i < corpus.centres.size(); ++i) {
+      // Two guesses near two different centres, and one anywhere.
+      const std::vector<std::uint64_t> hashes = {flip_bits(corpus.centres[i], 2, rng),
+                                                 flip_bits(corpus.centres[(i + 1) % corpus.centres.size()], 1, rng),
+                                                 flip_bits(corpus.centres[i], 5, rng), rng()};
+      std::map<std::string, int> nearest;
+      for (const auto h : hashes)
+        for (const auto& m : brute_force(corpus.entries, h, "a", r, corpus.entries.size())) {
+          auto [it, fresh] = nearest.emplace(m.id, m.distance);
+          if (!fresh) it->second = std::min(it->second, m.distance);
+        }
+      std::vector<Match> expected;
+      for (const auto& [id, d] : nearest) expected.push_back({id, d});
+      std::sort(expected.begin(), expected.end(), [](const Match& a, const Match& b) {
+        return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
+      });
+      if (expected.size() > 50) expected.resize(50);
+      ASSERT_EQ(index.query(hashes, "a", r, 50), expected) << "r=" << r;
+      merged += expected.size();
+    }
+  }
+  EXPECT_GT(merged, 1'000u);
+  EXPECT_TRUE(index.query(std::vector<std::uint64_t>{}, "a", 10, 10).empty());
+}
+
 TEST(SimilarIndex, EntriesAddedOneByOneAnswerAsALoadedIndexDoes) {
   std::mt19937_64 rng(5);
   const Corpus corpus = make_corpus(5'000, 30, rng);
