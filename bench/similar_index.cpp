@@ -2,7 +2,8 @@
 // against a linear popcount scan over the same hashes, in one process, one
 // query at a time. Prints Markdown tables: load time and memory, query
 // latency percentiles per size, layout and distance, how p99 grows from the
-// smallest to the largest size, and the same at 4..8 substrings.
+// smallest to the largest size, a search with crop guesses (31 hashes at
+// once, as the service asks), and the same at 4..8 substrings.
 // Every index answer is checked against the scan; a difference fails the run.
 //   similar_index [queries per case, default 2000] [sizes..., default 100000 1000000]
 #include <algorithm>
@@ -152,6 +153,54 @@ Measured measure(const similar::SimilarIndex& index, const std::vector<similar::
   return m;
 }
 
+constexpr int kSearchHashes = 31;  // imaging::similarity_hashes: the image and 30 crop guesses
+
+/// Each query hash with 30 guesses 4 to 16 bits from it, in one index query;
+/// a sample checked against the scan's nearest-of-all answer.
+Measured measure_searches(const similar::SimilarIndex& index, const std::vector<similar::Entry>& entries,
+                          const std::vector<std::uint64_t>& hashes, const std::vector<std::uint64_t>& queries,
+                          std::mt19937_64& rng, bool& wrong) {
+  const std::string tenant = "tenant-0";
+  const std::size_t scan_every = std::max<std::size_t>(1, entries.size() / 20'000);
+  Measured m;
+  std::vector<double> index_ms, linear_ms;
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    std::vector<std::uint64_t> search = {queries[i]};
+    while (search.size() < kSearchHashes) search.push_back(at_distance(queries[i], 4 + static_cast<int>(rng() % 13), rng));
+    const auto start = Clock::now();
+    const auto got = index.query(search, tenant, 10, kLimit);
+    index_ms.push_back(ms_since(start));
+    if (i % 2 == 0) {
+      ++m.planted;
+      m.found_planted += got.empty() ? 0 : 1;
+    }
+    if (i % scan_every != 0) continue;
+    const auto scan_start = Clock::now();
+    std::map<std::string, int> nearest;
+    for (const auto h : search)
+      for (const auto& match : scan(entries, hashes, h, tenant, 10)) {
+        auto [it, fresh] = nearest.emplace(match.id, match.distance);
+        if (!fresh) it->second = std::min(it->second, match.distance);
+      }
+    linear_ms.push_back(ms_since(scan_start));
+    // scan() keeps each hash's nearest kLimit: the nearest overall are among them.
+    std::vector<similar::Match> want;
+    for (const auto& [id, d] : nearest) want.push_back({id, d});
+    std::sort(want.begin(), want.end(), [](const auto& a, const auto& b) {
+      return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
+    });
+    if (want.size() > kLimit) want.resize(kLimit);
+    if (got != want) {
+      std::fprintf(stderr, "WRONG: search from %016llx: index %zu matches, scan %zu\n",
+                   static_cast<unsigned long long>(queries[i]), got.size(), want.size());
+      wrong = true;
+    }
+  }
+  m.index = percentiles(index_ms);
+  m.linear = percentiles(linear_ms);
+  return m;
+}
+
 struct Loaded {
   std::vector<similar::Entry> entries;
   std::vector<std::uint64_t> hashes;
@@ -213,6 +262,24 @@ int run(std::size_t queries, const std::vector<std::size_t>& sizes) {
                       p99_by_case[key + std::to_string(large)] / p99_by_case[key + std::to_string(small)]);
         }
   }
+
+  // What one API search asks: an image's 31 similarity hashes (its own and its
+  // crop guesses, which lie some bits away from it) in one query at distance 10.
+  std::printf("\nOne search with %d hashes (an image and its crop guesses) at distance 10:\n\n"
+              "| hashes | layout | tenants | p50 | p99 | max | linear p99 | planted found |\n"
+              "|---:|---|---:|---:|---:|---:|---:|---:|\n",
+              kSearchHashes);
+  for (const std::size_t size : sizes)
+    for (const Layout layout : {Layout::uniform, Layout::clustered}) {
+      const Case c{size, layout, kTenants};
+      similar::SimilarIndex index;
+      const Loaded l = load(index, c, rng);
+      const auto qs = make_queries(l.entries, kTenants, 10, queries, rng);
+      const Measured m = measure_searches(index, l.entries, l.hashes, qs, rng, wrong);
+      std::printf("| %zu | %s | %d | %.3f ms | %.3f ms | %.3f ms | %.2f ms | %zu/%zu |\n", size, name(layout), kTenants,
+                  m.index.p50, m.index.p99, m.index.max, m.linear.p99, m.found_planted, m.planted);
+      std::fflush(stdout);
+    }
 
   // The header's choice of 4 substrings, checked at the largest size.
   std::printf("\nSubstrings at %zu uniform hashes, one tenant:\n\n| substrings | load | memory | distance | p50 | p99 |\n"
