@@ -65,12 +65,14 @@ std::vector<similar::Entry> make_entries(const Case& c, std::mt19937_64& rng) {
   return entries;
 }
 
-/// The reference answer: every stored hash compared, sorted as the index sorts.
+/// The reference answer: every stored hash compared with every hash of the
+/// search (nearest counts), sorted as the index sorts.
 std::vector<similar::Match> scan(const std::vector<similar::Entry>& entries, const std::vector<std::uint64_t>& hashes,
-                                 std::uint64_t query, const std::string& tenant, int max_distance) {
+                                 const std::vector<std::uint64_t>& search, const std::string& tenant, int max_distance) {
   std::vector<similar::Match> all;
   for (std::size_t i = 0; i < hashes.size(); ++i) {
-    const int d = std::popcount(hashes[i] ^ query);
+    int d = 65;
+    for (const auto h : search) d = std::min(d, std::popcount(hashes[i] ^ h));
     if (d <= max_distance && entries[i].tenant == tenant) all.push_back({entries[i].id, d});
   }
   std::sort(all.begin(), all.end(),
@@ -121,18 +123,19 @@ struct Measured {
   std::size_t found_planted = 0, planted = 0;
 };
 
-/// Runs `queries` through the index (all of them) and the scan (a sample, it is
-/// slow at 10^6); every sampled answer must equal the scan's.
+/// Runs the searches (each one or more hashes of one image) through the index
+/// (all of them) and the scan (a sample, it is slow at 10^6); every sampled
+/// answer must equal the scan's.
 Measured measure(const similar::SimilarIndex& index, const std::vector<similar::Entry>& entries,
-                 const std::vector<std::uint64_t>& hashes, const std::vector<std::uint64_t>& queries, int max_distance,
-                 bool& wrong) {
+                 const std::vector<std::uint64_t>& hashes, const std::vector<std::vector<std::uint64_t>>& searches,
+                 int max_distance, bool& wrong) {
   const std::string tenant = "tenant-0";
   const std::size_t scan_every = std::max<std::size_t>(1, entries.size() / 50'000);
   Measured m;
   std::vector<double> index_ms, linear_ms;
-  for (std::size_t i = 0; i < queries.size(); ++i) {
+  for (std::size_t i = 0; i < searches.size(); ++i) {
     const auto start = Clock::now();
-    const auto got = index.query(queries[i], tenant, max_distance, kLimit);
+    const auto got = index.query(searches[i], tenant, max_distance, kLimit);
     index_ms.push_back(ms_since(start));
     if (i % 2 == 0) {
       ++m.planted;
@@ -140,11 +143,11 @@ Measured measure(const similar::SimilarIndex& index, const std::vector<similar::
     }
     if (i % scan_every != 0) continue;
     const auto scan_start = Clock::now();
-    const auto want = scan(entries, hashes, queries[i], tenant, max_distance);
+    const auto want = scan(entries, hashes, searches[i], tenant, max_distance);
     linear_ms.push_back(ms_since(scan_start));
     if (got != want) {
-      std::fprintf(stderr, "WRONG: query %016llx at %d: index %zu matches, scan %zu\n",
-                   static_cast<unsigned long long>(queries[i]), max_distance, got.size(), want.size());
+      std::fprintf(stderr, "WRONG: search from %016llx at %d: index %zu matches, scan %zu\n",
+                   static_cast<unsigned long long>(searches[i].front()), max_distance, got.size(), want.size());
       wrong = true;
     }
   }
@@ -153,52 +156,25 @@ Measured measure(const similar::SimilarIndex& index, const std::vector<similar::
   return m;
 }
 
+/// One hash per search.
+std::vector<std::vector<std::uint64_t>> single(const std::vector<std::uint64_t>& queries) {
+  std::vector<std::vector<std::uint64_t>> out;
+  for (const auto q : queries) out.push_back({q});
+  return out;
+}
+
 constexpr int kSearchHashes = 31;  // imaging::similarity_hashes: the image and 30 crop guesses
 
-/// Each query hash with 30 guesses 4 to 16 bits from it, in one index query;
-/// a sample checked against the scan's nearest-of-all answer.
-Measured measure_searches(const similar::SimilarIndex& index, const std::vector<similar::Entry>& entries,
-                          const std::vector<std::uint64_t>& hashes, const std::vector<std::uint64_t>& queries,
-                          std::mt19937_64& rng, bool& wrong) {
-  const std::string tenant = "tenant-0";
-  const std::size_t scan_every = std::max<std::size_t>(1, entries.size() / 20'000);
-  Measured m;
-  std::vector<double> index_ms, linear_ms;
-  for (std::size_t i = 0; i < queries.size(); ++i) {
-    std::vector<std::uint64_t> search = {queries[i]};
-    while (search.size() < kSearchHashes) search.push_back(at_distance(queries[i], 4 + static_cast<int>(rng() % 13), rng));
-    const auto start = Clock::now();
-    const auto got = index.query(search, tenant, 10, kLimit);
-    index_ms.push_back(ms_since(start));
-    if (i % 2 == 0) {
-      ++m.planted;
-      m.found_planted += got.empty() ? 0 : 1;
-    }
-    if (i % scan_every != 0) continue;
-    const auto scan_start = Clock::now();
-    std::map<std::string, int> nearest;
-    for (const auto h : search)
-      for (const auto& match : scan(entries, hashes, h, tenant, 10)) {
-        auto [it, fresh] = nearest.emplace(match.id, match.distance);
-        if (!fresh) it->second = std::min(it->second, match.distance);
-      }
-    linear_ms.push_back(ms_since(scan_start));
-    // scan() keeps each hash's nearest kLimit: the nearest overall are among them.
-    std::vector<similar::Match> want;
-    for (const auto& [id, d] : nearest) want.push_back({id, d});
-    std::sort(want.begin(), want.end(), [](const auto& a, const auto& b) {
-      return a.distance != b.distance ? a.distance < b.distance : a.id < b.id;
-    });
-    if (want.size() > kLimit) want.resize(kLimit);
-    if (got != want) {
-      std::fprintf(stderr, "WRONG: search from %016llx: index %zu matches, scan %zu\n",
-                   static_cast<unsigned long long>(queries[i]), got.size(), want.size());
-      wrong = true;
-    }
+/// Each query hash with 30 guesses 4 to 16 bits from it, as crop guesses lie.
+std::vector<std::vector<std::uint64_t>> with_crop_guesses(const std::vector<std::uint64_t>& queries,
+                                                          std::mt19937_64& rng) {
+  std::vector<std::vector<std::uint64_t>> out;
+  for (const auto q : queries) {
+    std::vector<std::uint64_t> search = {q};
+    while (search.size() < kSearchHashes) search.push_back(at_distance(q, 4 + static_cast<int>(rng() % 13), rng));
+    out.push_back(std::move(search));
   }
-  m.index = percentiles(index_ms);
-  m.linear = percentiles(linear_ms);
-  return m;
+  return out;
 }
 
 struct Loaded {
@@ -237,7 +213,7 @@ int run(std::size_t queries, const std::vector<std::size_t>& sizes) {
         const Loaded l = load(index, c, rng);
         for (const int d : kDistances) {
           const auto qs = make_queries(l.entries, tenants, d, queries, rng);
-          const Measured m = measure(index, l.entries, l.hashes, qs, d, wrong);
+          const Measured m = measure(index, l.entries, l.hashes, single(qs), d, wrong);
           std::printf("| %zu | %s | %d | %.0f ms | %.1f MB (%.1f MB) | %d | %.3f ms | %.3f ms | %.3f ms | %.2f ms | %.2f ms | "
                       "%.0f× | %zu/%zu |\n",
                       size, name(layout), tenants, l.load_ms, l.memory / 1e6, l.resident / 1e6, d, m.index.p50, m.index.p99,
@@ -275,7 +251,7 @@ int run(std::size_t queries, const std::vector<std::size_t>& sizes) {
       similar::SimilarIndex index;
       const Loaded l = load(index, c, rng);
       const auto qs = make_queries(l.entries, kTenants, 10, queries, rng);
-      const Measured m = measure_searches(index, l.entries, l.hashes, qs, rng, wrong);
+      const Measured m = measure(index, l.entries, l.hashes, with_crop_guesses(qs, rng), 10, wrong);
       std::printf("| %zu | %s | %d | %.3f ms | %.3f ms | %.3f ms | %.2f ms | %zu/%zu |\n", size, name(layout), kTenants,
                   m.index.p50, m.index.p99, m.index.max, m.linear.p99, m.found_planted, m.planted);
       std::fflush(stdout);
@@ -290,7 +266,7 @@ int run(std::size_t queries, const std::vector<std::size_t>& sizes) {
     const Loaded l = load(index, {sizes.back(), Layout::uniform, 1}, rng);
     for (const int d : {5, 10}) {
       const auto qs = make_queries(l.entries, 1, d, queries, rng);
-      const Measured r = measure(index, l.entries, l.hashes, qs, d, wrong);
+      const Measured r = measure(index, l.entries, l.hashes, single(qs), d, wrong);
       std::printf("| %d | %.0f ms | %.1f MB | %d | %.3f ms | %.3f ms |\n", m, l.load_ms, l.memory / 1e6, d, r.index.p50,
                   r.index.p99);
     }

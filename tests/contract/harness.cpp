@@ -581,6 +581,19 @@ std::vector<std::string> content_hashes(const fs::path& dir) {
 
 // ---------------------------------------------------------------- images
 
+namespace {
+
+std::string encoded(const vips::VImage& img, const char* suffix) {
+  void* buf = nullptr;
+  size_t size = 0;
+  img.write_to_buffer(suffix, &buf, &size);
+  std::string out(static_cast<char*>(buf), size);
+  g_free(buf);
+  return out;
+}
+
+}  // namespace
+
 std::string reencode(const std::string& bytes, double scale, const char* suffix, double crop, double brightness) {
   ensure_vips();
   auto img = vips::VImage::new_from_buffer(bytes.data(), bytes.size(), "").autorot();
@@ -590,12 +603,7 @@ std::string reencode(const std::string& bytes, double scale, const char* suffix,
   }
   if (brightness != 1) img = (img * brightness).cast(img.format());
   img = img.resize(scale);
-  void* buf = nullptr;
-  size_t size = 0;
-  img.write_to_buffer(suffix, &buf, &size);
-  std::string out(static_cast<char*>(buf), size);
-  g_free(buf);
-  return out;
+  return encoded(img, suffix);
 }
 
 std::string crop_sides(const std::string& bytes, Sides cut, const char* suffix) {
@@ -604,12 +612,7 @@ std::string crop_sides(const std::string& bytes, Sides cut, const char* suffix) 
   const int x = static_cast<int>(img.width() * cut.left), y = static_cast<int>(img.height() * cut.top);
   img = img.extract_area(x, y, img.width() - x - static_cast<int>(img.width() * cut.right),
                          img.height() - y - static_cast<int>(img.height() * cut.bottom));
-  void* buf = nullptr;
-  size_t size = 0;
-  img.write_to_buffer(suffix, &buf, &size);
-  std::string out(static_cast<char*>(buf), size);
-  g_free(buf);
-  return out;
+  return encoded(img, suffix);
 }
 
 std::string make_image(int width, int height, std::uint32_t seed, const char* suffix, int bands,
