@@ -305,7 +305,9 @@ std::optional<Values> toml_values(const toml::table& t, const Setting& s) {
 ConfigResult load_config(int argc, const char* const* argv) {
   CLI::App app{"ProgImage: programmatic image storage and processing service.\n"
                "Every setting is a flag, a PROGIMAGE_* environment variable or a key in the TOML\n"
-               "file given by --config (flags win over the environment, the environment over the file).",
+               "file given by --config (flags win over the environment, the environment over the file).\n"
+               "Other commands: `progimage check` (is a node's data sound?) and `progimage sign` (signed,\n"
+               "expiring transform URLs); each has --help.",
                "progimage serve"};
   app.set_help_flag("-h,--help", "print this help and exit");
   std::string config_file;

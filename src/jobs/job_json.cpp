@@ -14,9 +14,8 @@ std::string derivative_url(const std::string& image_id, const std::string& param
                            const std::string& signing_secret) {
   const std::string path = "/v1/images/" + image_id;
   if (params.empty()) return path;
-  std::string url = path + "?" + params;
-  if (!signing_secret.empty()) url += "&sig=" + ops::sign_url(signing_secret, path, ops::split_query(params));
-  return url;
+  if (signing_secret.empty()) return path + "?" + params;
+  return path + "?" + ops::signed_query(signing_secret, path, params);
 }
 
 std::string output_url(const std::string& job_id, std::int64_t position) {

@@ -36,6 +36,13 @@ std::string sign_url(std::string_view secret, std::string_view path, const Query
   return core::base64_encode(core::hmac_sha256(secret, signing_message(path, params)), true, false);
 }
 
+std::string signed_query(std::string_view secret, std::string_view path, std::string raw_query,
+                         std::optional<std::int64_t> expires) {
+  if (expires) raw_query += (raw_query.empty() ? "exp=" : "&exp=") + std::to_string(*expires);
+  const std::string sig = sign_url(secret, path, split_query(raw_query));
+  return raw_query + (raw_query.empty() ? "sig=" : "&sig=") + sig;
+}
+
 bool verify_signature(const std::vector<std::string>& secrets, std::string_view path,
                       const QueryParams& params) {
   const std::string* sig = nullptr;

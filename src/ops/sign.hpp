@@ -1,6 +1,8 @@
 #pragma once
 // URL signing for GET transforms (API.md Conventions). The scheme is in
 // README.md so that the SDK and other clients can implement it.
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,13 @@ std::string signing_message(std::string_view path, const QueryParams& params);
 /// base64url without padding of HMAC-SHA256(secret, signing_message(path, params)).
 /// `path` is the decoded URL path, e.g. "/v1/images/4Jb1mX0cQe9T2vK7pLw8Aa.webp".
 std::string sign_url(std::string_view secret, std::string_view path, const QueryParams& params);
+
+/// What a signed URL carries after its '?': `raw_query` (still
+/// percent-encoded, without `sig`), then `exp=<expires>` when given, then
+/// `sig=` over `path` (decoded) and all of them — the one way every signer
+/// here (job results, `progimage sign`) builds a signed URL.
+std::string signed_query(std::string_view secret, std::string_view path, std::string raw_query,
+                         std::optional<std::int64_t> expires = std::nullopt);
 
 /// True when params hold exactly one `sig` that equals sign_url(secret, ...)
 /// for one of `secrets` (several during a rotation). Compares in constant

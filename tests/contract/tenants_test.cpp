@@ -325,6 +325,42 @@ TEST_F(TenantsTest, SignedUrlsExpire) {
   EXPECT_TRUE(is_error(http().get(path + "?exp=soon", bearer(kAlphaAdmin)), 400, "bad_parameter"));
 }
 
+// The signing helper: `progimage sign` makes what the server accepts, with the
+// secret from a flag or from the server's environment variable.
+TEST_F(TenantsTest, SignCommandMakesExpiringUrlsTheServerAccepts) {
+  auto a = upload_as(kAlphaAdmin, make_image(40, 40, 1702));
+  ASSERT_EQ(a.response.status, 201);
+  const std::string target = "/v1/images/" + a.id + ".webp?w=24&fit=cover";
+  auto sign = [&](std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env = {}) {
+    args.insert(args.begin(), {server_binary(), "sign"});
+    args.push_back(target);
+    auto [status, out] = run_command(args, 10s, env);
+    EXPECT_EQ(status, 0) << out;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  };
+  const auto fresh = sign({"--secret", kSigningSecret, "--expires", "1h"});
+  ASSERT_NE(fresh.find("&exp="), std::string::npos) << fresh;
+  auto ok = http().get(fresh, bearer(kAlphaAdmin));
+  EXPECT_EQ(ok.status, 200) << fresh << "\n" << ok.describe();
+  EXPECT_EQ(ok.header("Content-Type"), "image/webp");
+  const auto from_env = sign({"--expires-at", std::to_string(now_seconds() + 600)},
+                             {{"PROGIMAGE_SIGNING_SECRETS", kSigningSecret + ",an-older-secret"}});
+  EXPECT_EQ(http().get(from_env, bearer(kAlphaAdmin)).status, 200) << from_env;
+  const auto expired = sign({"--secret", kSigningSecret, "--expires-at", std::to_string(now_seconds() - 5)});
+  EXPECT_TRUE(is_error(http().get(expired, bearer(kAlphaAdmin)), 403, "url_expired")) << expired;
+  // One changed character of the signature, or another secret: refused.
+  auto tampered = fresh;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  EXPECT_TRUE(is_error(http().get(tampered, bearer(kAlphaAdmin)), 403, "bad_signature"));
+  const auto foreign = sign({"--secret", "some-other-secret", "--expires", "1h"});
+  EXPECT_TRUE(is_error(http().get(foreign, bearer(kAlphaAdmin)), 403, "bad_signature"));
+  // Without a secret anywhere it says what to do and fails.
+  auto [status, out] = run_command({server_binary(), "sign", target}, 10s, {{"PROGIMAGE_SIGNING_SECRETS", ""}});
+  EXPECT_NE(status, 0);
+  EXPECT_NE(out.find("--secret"), std::string::npos) << out;
+}
+
 // ---- points 7 and 8: limits and usage ----------------------------------------------------------
 
 TEST_F(TenantsTest, ARateLimitedKeyGets429WithRetryAfter) {

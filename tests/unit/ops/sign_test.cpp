@@ -73,3 +73,16 @@ TEST(Sign, EmptyQueryComponentsAreNotSigned) {
   }
   EXPECT_TRUE(verify_signature({"s"}, path, split_query("&sig=" + sign_url("s", path, {}) + "&")));
 }
+
+// Known answers from OpenSSL's command line as above, message
+// "/v1/images/abc.webp?exp=1700000000&w=300" and "/v1/images/abc?exp=42".
+TEST(Sign, SignedQueryAppendsTheExpiryInsideTheSignature) {
+  EXPECT_EQ(signed_query("topsecret", "/v1/images/abc.webp", "w=300", 1700000000),
+            "w=300&exp=1700000000&sig=evzGBUWuTIjPpmDRzaHUXDWa-mzAbcbfUeJZfliOFVE");
+  EXPECT_EQ(signed_query("topsecret", "/v1/images/abc", "", 42), "exp=42&sig=UGIN7Zqm6ZMibDT_7lkloHSrcWag9i7i6pAdU80orkY");
+  // Without an expiry: the query as given, then its signature; it verifies.
+  const std::string q = signed_query("k", "/v1/images/abc.png", "w=10&bg=%23ff0000");
+  EXPECT_EQ(q.rfind("w=10&bg=%23ff0000&sig=", 0), 0u) << q;
+  EXPECT_TRUE(verify_signature({"k"}, "/v1/images/abc.png", split_query(q)));
+  EXPECT_FALSE(verify_signature({"k"}, "/v1/images/abc.jpg", split_query(q)));
+}
