@@ -289,6 +289,12 @@ struct UploadLinkRecord {
   std::optional<std::int64_t> revoked_at;
 };
 
+/// One page of upload links, newest first.
+struct UploadLinkPage {
+  std::vector<UploadLinkRecord> links;
+  std::string next_cursor;  // empty on the last page
+};
+
 /// Why a link takes no more uploads at `now`, or nullopt when it does.
 std::optional<std::string> upload_link_refusal(const UploadLinkRecord& link, std::int64_t now);
 
@@ -462,8 +468,10 @@ class Catalog {
   virtual std::optional<UploadLinkRecord> find_upload_link(const std::string& hash) = 0;
   /// The link with this id, in whatever state.
   virtual std::optional<UploadLinkRecord> get_upload_link(const std::string& id) = 0;
-  /// Links of `tenant` ("" for every tenant), revoked ones included, newest first.
-  virtual std::vector<UploadLinkRecord> list_upload_links(const std::string& tenant) = 0;
+  /// Links of `tenant` ("" for every tenant), revoked ones included, newest
+  /// first: `limit` (clamped to 1..1000) after `cursor` ("" for the first
+  /// page). Throws core::Error(bad_parameter) for a malformed cursor.
+  virtual UploadLinkPage list_upload_links(const std::string& tenant, const std::string& cursor, int limit) = 0;
   /// Revokes the link (of `tenant`, or of any tenant with ""); false when
   /// there is no such link. Revoking a revoked link is true and changes nothing.
   virtual bool revoke_upload_link(const std::string& tenant, const std::string& id, std::int64_t now) = 0;

@@ -7,7 +7,8 @@
 
 namespace progimage::catalog {
 
-/// The position after one listed image: newest first by (created_at, id).
+/// The position after one listed row (an image, an upload link): newest
+/// first by (created_at, id).
 struct CursorPosition {
   std::int64_t created_at = 0;
   std::string id;
@@ -17,7 +18,7 @@ struct CursorPosition {
 std::string encode_cursor(const CursorPosition& position);
 /// nullopt for text that encode_cursor did not make.
 std::optional<CursorPosition> decode_cursor(std::string_view cursor);
-/// Where an image list page starts: nullopt for "" (the first page). Throws
+/// Where a newest-first list page starts: nullopt for "" (the first page). Throws
 /// core::Error(bad_parameter) for text that encode_cursor did not make.
 std::optional<CursorPosition> list_cursor_position(std::string_view cursor);
 

@@ -107,7 +107,7 @@ class SqliteCatalog final : public Catalog {
   void insert_upload_link(const UploadLinkRecord& link) override;
   std::optional<UploadLinkRecord> find_upload_link(const std::string& hash) override;
   std::optional<UploadLinkRecord> get_upload_link(const std::string& id) override;
-  std::vector<UploadLinkRecord> list_upload_links(const std::string& tenant) override;
+  UploadLinkPage list_upload_links(const std::string& tenant, const std::string& cursor, int limit) override;
   bool revoke_upload_link(const std::string& tenant, const std::string& id, std::int64_t now) override;
   std::optional<UploadLinkRecord> take_upload_link_use(const std::string& hash, std::int64_t now) override;
   void return_upload_link_use(const std::string& id) override;

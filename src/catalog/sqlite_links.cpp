@@ -1,5 +1,6 @@
 // SqliteCatalog: upload links (their uses taken and given back in single
 // statements) and resumable uploads.
+#include "catalog/cursor.hpp"
 #include "catalog/sqlite_access.hpp"
 #include "catalog/upload_records.hpp"
 
@@ -38,14 +39,28 @@ std::optional<UploadLinkRecord> SqliteCatalog::get_upload_link(const std::string
   return read_upload_link(*s);
 }
 
-std::vector<UploadLinkRecord> SqliteCatalog::list_upload_links(const std::string& tenant) {
+UploadLinkPage SqliteCatalog::list_upload_links(const std::string& tenant, const std::string& cursor, int limit) {
+  const auto after = list_cursor_position(cursor);
+  limit = clamp_limit(limit);
   auto r = reader();
+  // Keyset paging, as for images: links made meanwhile land before the cursor.
   auto s = r->cached("SELECT " + kUploadLinkColumns +
-                     " FROM upload_links WHERE ?1 = '' OR tenant = ?1 ORDER BY created_at DESC, id DESC");
-  s->bind(1, tenant);
-  std::vector<UploadLinkRecord> out;
-  while (s->step()) out.push_back(read_upload_link(*s));
-  return out;
+                     " FROM upload_links WHERE (?1 = '' OR tenant = ?1) AND (?2 = 0 OR (created_at, id) < (?3, ?4))"
+                     " ORDER BY created_at DESC, id DESC LIMIT ?5");
+  s->bind(1, tenant)
+      .bind(2, std::int64_t{after ? 1 : 0})
+      .bind(3, after ? after->created_at : 0)
+      .bind(4, after ? after->id : std::string())
+      .bind(5, std::int64_t{limit} + 1);
+  UploadLinkPage page;
+  while (s->step()) {
+    if (page.links.size() == static_cast<std::size_t>(limit)) {
+      page.next_cursor = encode_cursor({page.links.back().created_at, page.links.back().id});
+      break;
+    }
+    page.links.push_back(read_upload_link(*s));
+  }
+  return page;
 }
 
 bool SqliteCatalog::revoke_upload_link(const std::string& tenant, const std::string& id, std::int64_t now) {

@@ -17,6 +17,7 @@ using core::ErrorCode;
 namespace {
 
 constexpr std::size_t kMaxLinkBody = 64 * 1024;
+constexpr int kDefaultLinkPage = 50;  // as for GET /v1/images
 
 json::array string_array(const std::vector<std::string>& items) {
   json::array a;
@@ -108,11 +109,21 @@ class UploadLinkRoutes {
   }
 
   Handle list(Request& req, BodyReader&) {
-    auto links = co_await cx_.pool.run([this, &req] { return cx_.upload_links.list(req.scope); });
+    std::string cursor;
+    int limit = kDefaultLinkPage;
+    for (const auto& [k, v] : req.query) {
+      if (k == "cursor") cursor = v;
+      else if (k == "limit") limit = page_limit(v);
+      else throw Error(ErrorCode::bad_parameter, "unknown parameter " + k + "; use limit or cursor");
+    }
+    auto page = co_await cx_.pool.run([&] { return cx_.upload_links.list(req.scope, cursor, limit); });
     const auto now = core::unix_now();
-    json::array out;
-    for (const auto& l : links) out.push_back(link_json(l, now));
-    co_return Response::json(200, core::json_text(json::object{{"links", std::move(out)}}));
+    json::array links;
+    for (const auto& l : page.links) links.push_back(link_json(l, now));
+    json::object out{{"links", std::move(links)}};
+    if (page.next_cursor.empty()) out["next_cursor"] = nullptr;
+    else out["next_cursor"] = page.next_cursor;
+    co_return Response::json(200, core::json_text(out));
   }
 
   Handle revoke(Request& req, BodyReader&) {

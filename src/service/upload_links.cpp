@@ -106,8 +106,8 @@ CreatedUploadLink UploadLinks::create(const core::Scope& scope, const NewUploadL
   return made;
 }
 
-std::vector<catalog::UploadLinkRecord> UploadLinks::list(const core::Scope& scope) {
-  return catalog_.list_upload_links(scope.search_tenant());
+catalog::UploadLinkPage UploadLinks::list(const core::Scope& scope, const std::string& cursor, int limit) {
+  return catalog_.list_upload_links(scope.search_tenant(), cursor, limit);
 }
 
 void UploadLinks::revoke(const core::Scope& scope, const std::string& id) {

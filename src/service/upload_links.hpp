@@ -47,7 +47,8 @@ class UploadLinks {
   /// below 1, an unknown format).
   CreatedUploadLink create(const core::Scope& scope, const NewUploadLink& request);
   /// The scope's links, newest first.
-  std::vector<catalog::UploadLinkRecord> list(const core::Scope& scope);
+  /// One page of the scope's links, newest first (see Catalog::list_upload_links).
+  catalog::UploadLinkPage list(const core::Scope& scope, const std::string& cursor, int limit);
   /// Throws not_found for an unknown or another tenant's link.
   void revoke(const core::Scope& scope, const std::string& id);
 

@@ -18,12 +18,13 @@ namespace json = boost::json;
 constexpr const char* kAdminA = "links-admin-a";
 constexpr const char* kAdminB = "links-admin-b";
 constexpr const char* kWriterA = "links-writer-a";
+constexpr const char* kAdminC = "links-admin-c";  // a tenant only the paging test uses
 
 class UploadLinkTest : public SharedServerTest<UploadLinkTest> {
  public:
   static ServerOptions server_options() {
     return {.args = {"--api-key", std::string(kAdminA) + ":admin:a", "--api-key", std::string(kAdminB) + ":admin:b",
-                     "--api-key", std::string(kWriterA) + ":write:a"}};
+                     "--api-key", std::string(kWriterA) + ":write:a", "--api-key", std::string(kAdminC) + ":admin:c"}};
   }
 
  protected:
@@ -42,7 +43,7 @@ class UploadLinkTest : public SharedServerTest<UploadLinkTest> {
 
   /// The links that GET /v1/upload-links shows to `key`, by id.
   static std::map<std::string, json::value> listed(const std::string& key) {
-    auto r = http().get("/v1/upload-links", bearer(key));
+    auto r = http().get("/v1/upload-links?limit=1000", bearer(key));
     EXPECT_EQ(r.status, 200) << r.describe();
     std::map<std::string, json::value> out;
     auto j = r.json();
@@ -234,6 +235,41 @@ TEST_F(UploadLinkTest, TenantsSeeAndRevokeOnlyTheirOwnLinks) {
   EXPECT_TRUE(is_error(cross, 404, "not_found")) << cross.describe();
   EXPECT_EQ(jstring(listed(kAdminA).at(jstring(a, "id")), "status"), "active");
   EXPECT_EQ(post_to(jstring(a, "url"), make_image(8, 8, 9601)).status, 201);
+}
+
+TEST_F(UploadLinkTest, ListsPageNewestFirstByCursor) {
+  std::set<std::string> made;
+  for (int i = 0; i < 7; ++i) made.insert(jstring(make_link(R"({"expires_in": "PT10M"})", kAdminC), "id"));
+  std::vector<std::string> seen;
+  std::vector<std::size_t> page_sizes;
+  std::string cursor;
+  for (int pages = 0; pages < 5; ++pages) {
+    auto r = http().get("/v1/upload-links?limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor), bearer(kAdminC));
+    ASSERT_EQ(r.status, 200) << r.describe();
+    auto j = r.json();
+    const auto& links = j->at("links").as_array();
+    page_sizes.push_back(links.size());
+    for (const auto& l : links) {
+      seen.push_back(jstring(l, "id"));
+      EXPECT_FALSE(jfind(l, "url")) << "a listed link shows no token";
+    }
+    if (j->at("next_cursor").is_null()) break;
+    cursor = std::string(j->at("next_cursor").as_string());
+  }
+  EXPECT_EQ(page_sizes, (std::vector<std::size_t>{3, 3, 1}));
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), made) << "every link once, nothing of another tenant";
+  EXPECT_EQ(seen.size(), made.size());
+  // The whole list in one page has the same order.
+  std::vector<std::string> whole;
+  auto all = http().get("/v1/upload-links", bearer(kAdminC)).json();
+  for (const auto& l : all->at("links").as_array()) whole.push_back(jstring(l, "id"));
+  EXPECT_EQ(whole, seen);
+  EXPECT_TRUE(all->at("next_cursor").is_null());
+
+  for (const char* bad : {"cursor=not-a-cursor", "limit=0", "limit=1001", "status=active"}) {
+    auto r = http().get(std::string("/v1/upload-links?") + bad, bearer(kAdminC));
+    EXPECT_TRUE(is_error(r, 400, "bad_parameter")) << bad << ": " << r.describe();
+  }
 }
 
 TEST_F(UploadLinkTest, MakingALinkNeedsAnAdminAndAWellFormedBody) {

@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.hpp"
 #include "catalog_factories.hpp"
+#include "core/error.hpp"
 #include "core/hash.hpp"
 #include "core/id.hpp"
 
@@ -154,24 +155,54 @@ TYPED_TEST(UploadLinkTest, ListAndRevokeStayInTheirTenant) {
   auto b1 = make_link("b", 1, kNow + 3600, kNow + 5);
   for (const auto& l : {a1, a2, b1}) c.insert_upload_link(l);
 
-  auto ids = [](const std::vector<UploadLinkRecord>& links) {
+  auto ids = [](const UploadLinkPage& page) {
     std::vector<std::string> out;
-    for (const auto& l : links) out.push_back(l.id);
+    for (const auto& l : page.links) out.push_back(l.id);
     return out;
   };
-  EXPECT_EQ(ids(c.list_upload_links("a")), (std::vector<std::string>{a2.id, a1.id})) << "newest first";
-  EXPECT_EQ(ids(c.list_upload_links("b")), (std::vector<std::string>{b1.id}));
-  EXPECT_EQ(ids(c.list_upload_links("")), (std::vector<std::string>{a2.id, b1.id, a1.id}));
-  EXPECT_TRUE(c.list_upload_links("c").empty());
+  auto list = [&](const std::string& tenant) { return c.list_upload_links(tenant, "", 100); };
+  EXPECT_EQ(ids(list("a")), (std::vector<std::string>{a2.id, a1.id})) << "newest first";
+  EXPECT_EQ(ids(list("b")), (std::vector<std::string>{b1.id}));
+  EXPECT_EQ(ids(list("")), (std::vector<std::string>{a2.id, b1.id, a1.id}));
+  EXPECT_TRUE(list("c").links.empty());
+  EXPECT_TRUE(list("a").next_cursor.empty());
 
   EXPECT_FALSE(c.revoke_upload_link("b", a1.id, kNow)) << "another tenant's link";
   EXPECT_FALSE(c.find_upload_link(a1.hash)->revoked_at);
   EXPECT_FALSE(c.revoke_upload_link("a", "no-such-link", kNow));
   EXPECT_TRUE(c.revoke_upload_link("", b1.id, kNow)) << "every tenant's";
   // Revoked links stay listed (with their revocation).
-  auto b = c.list_upload_links("b");
+  auto b = list("b").links;
   ASSERT_EQ(b.size(), 1u);
   EXPECT_EQ(b[0].revoked_at, kNow);
+}
+
+TYPED_TEST(UploadLinkTest, ListPagesByCursorWithoutRepeatsOrGaps) {
+  Catalog& c = this->catalog();
+  std::vector<std::string> newest_first;
+  // Two links per second, so that the cursor must order by id within a second.
+  for (int i = 0; i < 9; ++i) c.insert_upload_link(make_link("p", 1, kNow + 3600, kNow + i / 2));
+  for (const auto& l : c.list_upload_links("p", "", 1000).links) newest_first.push_back(l.id);
+  ASSERT_EQ(newest_first.size(), 9u);
+
+  std::vector<std::string> paged;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto page = c.list_upload_links("p", cursor, 4);
+    for (const auto& l : page.links) paged.push_back(l.id);
+    cursor = page.next_cursor;
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(paged, newest_first);
+  // A link made meanwhile is newer than the cursor: it does not shift the pages after it.
+  auto first = c.list_upload_links("p", "", 4);
+  c.insert_upload_link(make_link("p", 1, kNow + 3600, kNow + 100));
+  auto second = c.list_upload_links("p", first.next_cursor, 4);
+  ASSERT_EQ(second.links.size(), 4u);
+  EXPECT_EQ(second.links.front().id, newest_first[4]);
+  EXPECT_THROW(c.list_upload_links("p", "garbage", 4), core::Error);
 }
 
 TEST(UploadLinkRules, RefusalSaysWhyALinkTakesNoMoreUploads) {
