@@ -397,6 +397,9 @@ bool Server::spawn() {
   plan.args = {server_binary(), "serve"};
   if (options_.pass_listen_and_data) {
     plan.args.insert(plan.args.end(),
+                     // Port 0 when none was chosen: the server takes a free one and
+                     // says which in its "serving" line, so no other test can take it
+                     // between a probe and the bind.
                      {"--listen", "127.0.0.1:" + std::to_string(port_), "--data", data_dir().string(),
                       "--catalog", catalog_url_, "--storage", storage_url_,
                       // Room for slow encoders (HEIC) on a loaded 2-core CI machine; a
@@ -406,13 +409,35 @@ bool Server::spawn() {
   plan.args.insert(plan.args.end(), options_.args.begin(), options_.args.end());
   plan.env = clean_environment(options_.env);
   fs::path cwd = options_.cwd.empty() ? dir_ : options_.cwd;
+  std::error_code ec;
+  const auto logged = fs::file_size(dir_ / "logs" / "stdout.log", ec);
+  log_offset_ = ec ? 0 : logged;
   pid_ = spawn_process(plan, dir_ / "logs" / "stdout.log", dir_ / "logs" / "stderr.log", cwd);
   return pid_ > 0;
 }
 
+std::optional<std::string> Server::serving_line() const {
+  const std::string log = stdout_text();
+  const auto at = log.find("\"msg\":\"serving\"", std::min(log_offset_, log.size()));
+  if (at == std::string::npos) return std::nullopt;
+  const auto begin = log.rfind('\n', at);
+  const auto end = log.find('\n', at);
+  if (end == std::string::npos) return std::nullopt;  // still being written
+  return log.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1));
+}
+
+/// The port a "serving" line names.
+static int listened_port(const std::string& serving) {
+  static const std::regex listen(R"re("listen":"[^"]*:([0-9]+)")re");
+  std::smatch m;
+  return std::regex_search(serving, m, listen) ? std::stoi(m[1]) : 0;
+}
+
 bool Server::wait_healthy() {
   auto deadline = std::chrono::steady_clock::now() + options_.ready_timeout;
-  Http http(base_url());
+  // Only this process's own "serving" line proves that the port is its own:
+  // another test's server on a reused port would answer /healthz as well.
+  bool serving = false;
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -422,12 +447,17 @@ bool Server::wait_healthy() {
                     << stderr_text().substr(0, 4000);
       return false;
     }
-    auto r = http.get("/healthz", {}, 1s);
-    if (r.status == 200) return true;
-    std::this_thread::sleep_for(50ms);
+    if (!serving) {
+      auto line = serving_line();
+      if (line && port_ == 0) port_ = listened_port(*line);
+      serving = line && port_ != 0;
+    }
+    if (serving && Http(base_url()).get("/healthz", {}, 1s).status == 200) return true;
+    std::this_thread::sleep_for(serving ? 50ms : 20ms);
   }
-  ADD_FAILURE() << "server did not answer /healthz with 200 within " << options_.ready_timeout.count()
-                << " ms\nstderr:\n"
+  ADD_FAILURE() << "server did not " << (serving ? "answer /healthz with 200" : "log that it is serving")
+                << " within " << options_.ready_timeout.count() << " ms\nstdout:\n"
+                << stdout_text().substr(0, 4000) << "\nstderr:\n"
                 << stderr_text().substr(0, 4000);
   return false;
 }
@@ -441,7 +471,7 @@ bool Server::start() {
     ADD_FAILURE() << "server binary " << server_binary() << " does not exist (build target progimage)";
     return false;
   }
-  if (port_ == 0) port_ = free_port();
+  if (port_ == 0 && !options_.pass_listen_and_data) port_ = free_port();
   if (!spawn()) {
     ADD_FAILURE() << "fork failed";
     return false;

@@ -141,6 +141,8 @@ class Server {
  private:
   bool spawn();
   bool wait_healthy();
+  /// The "serving" log line this start wrote, once it is whole.
+  std::optional<std::string> serving_line() const;
 
   ServerOptions options_;
   fs::path dir_;
@@ -150,6 +152,7 @@ class Server {
   std::string backend_error_;  // a test variable without a placeholder: start() fails with it
   int port_ = 0;
   pid_t pid_ = -1;
+  std::size_t log_offset_ = 0;  // where this start's lines begin in stdout.log
 };
 
 /// The binary under test: $PROGIMAGE_TEST_BINARY or the build's progimage.
