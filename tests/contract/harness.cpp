@@ -449,7 +449,14 @@ bool Server::wait_healthy() {
     }
     if (!serving) {
       auto line = serving_line();
-      if (line && port_ == 0) port_ = listened_port(*line);
+      if (line) {
+        const int listened = listened_port(*line);
+        if (port_ != 0 && listened != port_) {
+          ADD_FAILURE() << "the server serves on port " << listened << ", not on " << port_ << ": " << *line;
+          return false;
+        }
+        port_ = listened;  // the one it took when given port 0
+      }
       serving = line && port_ != 0;
     }
     if (serving && Http(base_url()).get("/healthz", {}, 1s).status == 200) return true;
@@ -471,7 +478,10 @@ bool Server::start() {
     ADD_FAILURE() << "server binary " << server_binary() << " does not exist (build target progimage)";
     return false;
   }
-  if (port_ == 0 && !options_.pass_listen_and_data) port_ = free_port();
+  // A port learnt from the last start is kept when the harness passes it; where
+  // the test's own arguments say port 0, the new process chooses again.
+  if (port_learnt_ && !options_.pass_listen_and_data) port_ = 0;
+  port_learnt_ = port_ == 0;
   if (!spawn()) {
     ADD_FAILURE() << "fork failed";
     return false;

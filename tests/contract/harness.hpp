@@ -152,6 +152,7 @@ class Server {
   std::string backend_error_;  // a test variable without a placeholder: start() fails with it
   int port_ = 0;
   pid_t pid_ = -1;
+  bool port_learnt_ = false;     // port_ came from the "serving" line
   std::size_t log_offset_ = 0;  // where this start's lines begin in stdout.log
 };
 

@@ -153,15 +153,12 @@ TEST_F(ReshapeFocusTest, TheFocusDoesNotChangeOtherRenders) {
 
 /// A second node on the catalog, blob store and data directory of `first`.
 std::unique_ptr<Server> node_beside(const Server& first, const std::vector<std::string>& args) {
-  const int port = free_port();
   ServerOptions options;
   options.pass_listen_and_data = false;  // given here: those of `first`
-  options.args = {"--listen",  "127.0.0.1:" + std::to_string(port), "--data",    first.data_dir().string(),
+  options.args = {"--listen",  "127.0.0.1:0",       "--data",    first.data_dir().string(),
                   "--catalog", first.catalog_url(),                  "--storage", first.storage_url()};
   options.args.insert(options.args.end(), args.begin(), args.end());
-  auto node = std::make_unique<Server>(options);
-  node->set_port(port);
-  return node;
+  return std::make_unique<Server>(options);
 }
 
 double metric(const Http& http, const std::string& name, const std::map<std::string, std::string>& labels = {}) {

@@ -393,9 +393,8 @@ TEST(RateLimitsAcrossNodes, EachNodeAdmitsItsShare) {
   ASSERT_TRUE(first.start());
   ServerOptions shared{.args = {"--workers", "0", "--api-key", kOperator + ":admin:*"}, .pass_listen_and_data = false};
   Server second(shared);
-  second.set_port(free_port());
   second.options().args.insert(second.options().args.end(),
-                               {"--listen", "127.0.0.1:" + std::to_string(second.port()), "--data",
+                               {"--listen", "127.0.0.1:0", "--data",
                                 first.data_dir().string(), "--catalog", first.catalog_url(), "--storage",
                                 first.storage_url()});
   ASSERT_TRUE(second.start());
