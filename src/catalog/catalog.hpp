@@ -311,6 +311,17 @@ struct ResumableUploadRecord {
   std::string image_id;  // the stored image once complete
 };
 
+// ---- signals between nodes ----------------------------------------------------
+
+/// What one node tells every node that shares the catalog.
+enum class Signal {
+  work_queued,    // job items became runnable: idle workers claim now
+  image_changed,  // an image (subject: its id) was patched or deleted: drop what is cached of it
+  key_revoked,    // a managed key (subject: its id) was revoked: forget it
+};
+/// Called on a thread of the catalog's; must be quick and must not throw.
+using SignalHandler = std::function<void(Signal signal, const std::string& subject)>;
+
 class Catalog {
  public:
   virtual ~Catalog() = default;
@@ -495,6 +506,21 @@ class Catalog {
   /// Aggregates for /v1/stats over `tenant`'s images ("" for every tenant);
   /// uploads per day cover the days from `since_day` (unix seconds).
   virtual CatalogStats stats(std::int64_t since_day, const std::string& tenant) = 0;
+
+  // ---- signals between nodes -------------------------------------------------
+  // A catalog that several machines share carries signals between them
+  // (PostgreSQL: NOTIFY). One that a single machine owns carries none: its
+  // processes act on their own changes, and workers in other processes poll.
+
+  /// Sends `signal` about `subject` ("" for none) to every node's handler,
+  /// this node's included; nothing when signals() is false.
+  virtual void broadcast(Signal /*signal*/, const std::string& /*subject*/) {}
+  /// Calls `handler` for each signal from now on (one handler; a later call
+  /// replaces it). After a lost connection the catalog calls it once per
+  /// kind with an empty subject: what was sent meanwhile is unknown.
+  virtual void on_signal(SignalHandler /*handler*/) {}
+  /// True when broadcast() reaches other machines.
+  virtual bool signals() const noexcept { return false; }
 
   /// True when the catalog answers (for /readyz).
   virtual bool healthy() = 0;

@@ -32,9 +32,6 @@ using sqlite::Transaction;
 
 namespace {
 
-constexpr std::size_t kTouchBatch = 256;
-constexpr auto kTouchInterval = std::chrono::seconds(1);
-
 /// The statements that read one image, made once (their text comes partly
 /// from the dialect).
 struct ImageSelects {
@@ -281,8 +278,7 @@ void sync_parent_directory(const std::filesystem::path& file) {
 
 // ---- setup -----------------------------------------------------------------
 
-SqliteCatalog::SqliteCatalog(std::filesystem::path db_file)
-    : file_(std::move(db_file)), last_flush_(std::chrono::steady_clock::now()) {
+SqliteCatalog::SqliteCatalog(std::filesystem::path db_file) : file_(std::move(db_file)) {
   if (file_.empty()) throw std::invalid_argument("catalog: empty database path");
   if (file_.has_parent_path()) std::filesystem::create_directories(file_.parent_path());
   writer_ = std::make_unique<Connection>(file_, false);
@@ -478,12 +474,6 @@ void SqliteCatalog::scan_image_hashes(std::int64_t since, const std::function<vo
 
 // ---- derivatives -----------------------------------------------------------
 
-std::int64_t SqliteCatalog::pending_touch(const std::string& key) {
-  std::lock_guard lock(touch_mu_);
-  auto it = touches_.find(key);
-  return it == touches_.end() ? 0 : it->second;
-}
-
 std::optional<DerivativeRecord> SqliteCatalog::get_derivative(const std::string& key) {
   std::optional<DerivativeRecord> d;
   {
@@ -493,7 +483,7 @@ std::optional<DerivativeRecord> SqliteCatalog::get_derivative(const std::string&
     if (!s->step()) return std::nullopt;
     d = read_derivative(*s);
   }
-  d->last_used_at = std::max(d->last_used_at, pending_touch(key));
+  d->last_used_at = std::max(d->last_used_at, touches_.pending(key));
   return d;
 }
 
@@ -512,16 +502,7 @@ void SqliteCatalog::put_derivative(const DerivativeRecord& d) {
 }
 
 void SqliteCatalog::touch_derivative(const std::string& key, std::int64_t now) {
-  // A cache hit must not cost an fsync'ed commit: touches are merged in
-  // memory and written together.
-  bool flush = false;
-  {
-    std::lock_guard lock(touch_mu_);
-    auto& t = touches_[key];
-    t = std::max(t, now);
-    flush = touches_.size() >= kTouchBatch || std::chrono::steady_clock::now() - last_flush_ >= kTouchInterval;
-  }
-  if (flush) flush_touches(false);
+  if (touches_.record(key, now)) flush_touches(false);
 }
 
 void SqliteCatalog::flush_touches(bool wait) {
@@ -531,12 +512,7 @@ void SqliteCatalog::flush_touches(bool wait) {
   std::unique_lock write_lock(write_mu_, std::defer_lock);
   if (wait) write_lock.lock();
   else if (!write_lock.try_lock()) return;
-  std::unordered_map<std::string, std::int64_t> batch;
-  {
-    std::lock_guard lock(touch_mu_);
-    batch.swap(touches_);
-    last_flush_ = std::chrono::steady_clock::now();
-  }
+  const auto batch = touches_.take();
   if (batch.empty()) return;
   try {
     // "Last used" times are hints: no fsync for them.
@@ -547,11 +523,7 @@ void SqliteCatalog::flush_touches(bool wait) {
       }
     });
   } catch (...) {
-    std::lock_guard lock(touch_mu_);
-    for (const auto& [key, when] : batch) {
-      auto& t = touches_[key];
-      t = std::max(t, when);
-    }
+    touches_.restore(batch);
     throw;
   }
 }
@@ -565,7 +537,7 @@ std::vector<DerivativeRecord> SqliteCatalog::list_derivatives(const std::string&
     s->bind(1, tenant).bind(2, sha256);
     while (s->step()) out.push_back(read_derivative(*s));
   }
-  for (auto& d : out) d.last_used_at = std::max(d.last_used_at, pending_touch(d.key));
+  for (auto& d : out) d.last_used_at = std::max(d.last_used_at, touches_.pending(d.key));
   return out;
 }
 

@@ -11,6 +11,7 @@
 
 #include "catalog/catalog.hpp"
 #include "catalog/dialect.hpp"
+#include "catalog/touch_buffer.hpp"
 
 namespace progimage::catalog {
 
@@ -144,7 +145,6 @@ class SqliteCatalog final : public Catalog {
   /// write() for a caller that holds write_mu_ already.
   template <class F>
   auto write_locked(Durability durability, F&& body);
-  std::int64_t pending_touch(const std::string& key);
 
   std::filesystem::path file_;
 
@@ -154,9 +154,7 @@ class SqliteCatalog final : public Catalog {
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;
 
-  std::mutex touch_mu_;
-  std::unordered_map<std::string, std::int64_t> touches_;  // key -> newest last_used_at
-  std::chrono::steady_clock::time_point last_flush_;
+  TouchBuffer touches_;
 };
 
 }  // namespace progimage::catalog

@@ -3,12 +3,11 @@
 // the end; never edit one that has shipped.
 #include <span>
 
+#include "catalog/migration.hpp"
+
 namespace progimage::catalog::sqlite {
 
-struct Migration {
-  int version;      // 1, 2, 3... in order
-  const char* sql;  // run in the migration's transaction
-};
+using catalog::Migration;
 
 std::span<const Migration> migrations() noexcept;
 

@@ -1,14 +1,17 @@
 #pragma once
 // The catalog backends that the behaviour tests (catalog_test.cpp,
 // jobs_test.cpp) run against, and what those tests share. Each factory makes
-// one fresh, empty catalog and removes it afterwards; a PostgreSQL factory
-// joins CatalogFactories when that catalog exists, and every typed test then
-// runs against it unchanged.
+// one fresh, empty catalog and removes it afterwards: SQLite in a file of
+// its own, PostgreSQL in a database of its own on the server of the tests'
+// "postgres" fixture (tests/postgres), whose URI is in the file that
+// PROGIMAGE_TEST_POSTGRES_URL_FILE names. Every typed test runs on both.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <latch>
 #include <memory>
 #include <string>
@@ -17,6 +20,8 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
+#include "catalog/postgres_catalog.hpp"
+#include "catalog/postgres_db.hpp"
 #include "catalog/sqlite_catalog.hpp"
 #include "core/hash.hpp"
 #include "core/id.hpp"
@@ -48,7 +53,48 @@ struct SqliteFactory {
   TempDir dir;
 };
 
-using CatalogFactories = ::testing::Types<SqliteFactory>;
+/// The URI of the tests' PostgreSQL server's admin database; fails the test
+/// when there is none.
+inline std::string postgres_admin_url() {
+  const char* file = std::getenv("PROGIMAGE_TEST_POSTGRES_URL_FILE");
+  if (!file) throw std::runtime_error("PROGIMAGE_TEST_POSTGRES_URL_FILE is not set: run the tests with ctest");
+  std::ifstream in(file);
+  std::string url;
+  if (!(in >> url)) throw std::runtime_error(std::string("no PostgreSQL server: ") + file + " is missing");
+  return url;
+}
+
+/// A database of its own on the tests' PostgreSQL server, dropped afterwards.
+class TempDatabase {
+ public:
+  TempDatabase() : admin_(postgres_admin_url()), name_("t_" + core::new_id()) {
+    for (auto& ch : name_) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    postgres::Connection(admin_).exec("CREATE DATABASE " + name_);
+  }
+  ~TempDatabase() {
+    try {
+      postgres::Connection(admin_).exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+    } catch (...) {
+    }
+  }
+  TempDatabase(const TempDatabase&) = delete;
+  TempDatabase& operator=(const TempDatabase&) = delete;
+  /// The URI of this database.
+  std::string url() const { return admin_.substr(0, admin_.rfind('/') + 1) + name_; }
+
+ private:
+  std::string admin_;
+  std::string name_;
+};
+
+/// PostgreSQL in a database of its own.
+struct PostgresFactory {
+  static constexpr const char* kName = "postgres";
+  std::unique_ptr<Catalog> make() { return std::make_unique<PostgresCatalog>(db.url()); }
+  TempDatabase db;
+};
+
+using CatalogFactories = ::testing::Types<SqliteFactory, PostgresFactory>;
 
 /// Names the typed tests after their backend: CatalogTest/sqlite.Name.
 struct FactoryName {
