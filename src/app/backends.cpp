@@ -1,10 +1,10 @@
 #include "app/backends.hpp"
 
 #include <functional>
-#include <span>
 #include <stdexcept>
 #include <string_view>
 
+#include "catalog/postgres_catalog.hpp"
 #include "catalog/sqlite_catalog.hpp"
 #include "storage/file_blob_store.hpp"
 
@@ -12,18 +12,28 @@ namespace progimage::app {
 
 namespace {
 
-template <class Backend>
+/// `open` takes what follows the prefix (and the backend's options).
+template <class Backend, class... Options>
 struct Scheme {
   std::string_view prefix;  // "sqlite://"
   std::string_view form;    // for messages: "sqlite://PATH"
-  std::unique_ptr<Backend> (*open)(const std::string& rest);
+  std::unique_ptr<Backend> (*open)(const std::string& rest, Options...);
 };
 
-const Scheme<catalog::Catalog> kCatalogs[] = {
+using CatalogScheme = Scheme<catalog::Catalog, bool /*apply migrations*/>;
+
+/// libpq reads the whole URI; both prefixes are its own.
+std::unique_ptr<catalog::Catalog> open_postgres(const std::string& rest, bool migrate) {
+  return std::make_unique<catalog::PostgresCatalog>("postgresql://" + rest, migrate);
+}
+
+const CatalogScheme kCatalogs[] = {
     {"sqlite://", "sqlite://PATH",
-     [](const std::string& path) -> std::unique_ptr<catalog::Catalog> {
-       return std::make_unique<catalog::SqliteCatalog>(path);
+     [](const std::string& path, bool migrate) -> std::unique_ptr<catalog::Catalog> {
+       return std::make_unique<catalog::SqliteCatalog>(path, migrate);
      }},
+    {"postgresql://", "postgresql://USER@HOST:PORT/DB", open_postgres},
+    {"postgres://", "postgres://USER@HOST:PORT/DB", open_postgres},
 };
 
 const Scheme<storage::BlobStore> kBlobStores[] = {
@@ -33,11 +43,12 @@ const Scheme<storage::BlobStore> kBlobStores[] = {
      }},
 };
 
-template <class Backend>
-std::unique_ptr<Backend> open(std::span<const Scheme<Backend>> schemes, const char* flag, const std::string& url) {
+template <class Backend, std::size_t N, class... Options>
+std::unique_ptr<Backend> open(const Scheme<Backend, Options...> (&schemes)[N], const char* flag,
+                              const std::string& url, Options... options) {
   std::string forms;
   for (const auto& s : schemes) {
-    if (url.starts_with(s.prefix)) return s.open(url.substr(s.prefix.size()));
+    if (url.starts_with(s.prefix)) return s.open(url.substr(s.prefix.size()), options...);
     forms += (forms.empty() ? "" : " or ") + std::string(s.form);
   }
   throw std::invalid_argument(std::string(flag) + " " + url + ": use " + forms);
@@ -45,12 +56,12 @@ std::unique_ptr<Backend> open(std::span<const Scheme<Backend>> schemes, const ch
 
 }  // namespace
 
-std::unique_ptr<catalog::Catalog> make_catalog(const std::string& url) {
-  return open<catalog::Catalog>(kCatalogs, "--catalog", url);
+std::unique_ptr<catalog::Catalog> make_catalog(const std::string& url, bool apply_migrations) {
+  return open(kCatalogs, "--catalog", url, apply_migrations);
 }
 
 std::unique_ptr<storage::BlobStore> make_blob_store(const std::string& url) {
-  return open<storage::BlobStore>(kBlobStores, "--storage", url);
+  return open(kBlobStores, "--storage", url);
 }
 
 }  // namespace progimage::app

@@ -9,9 +9,11 @@
 
 namespace progimage::app {
 
-/// Opens the catalog at `url` (sqlite://PATH). Throws std::invalid_argument
-/// for a scheme no backend takes, naming the ones that exist.
-std::unique_ptr<catalog::Catalog> make_catalog(const std::string& url);
+/// Opens the catalog at `url` (sqlite://PATH, postgresql://…) and, unless
+/// `apply_migrations` is false, brings its schema up to date. Throws
+/// std::invalid_argument for a scheme no backend takes, naming the ones that
+/// exist.
+std::unique_ptr<catalog::Catalog> make_catalog(const std::string& url, bool apply_migrations = true);
 /// Opens the blob store at `url` (file://DIR). Throws like make_catalog.
 std::unique_ptr<storage::BlobStore> make_blob_store(const std::string& url);
 

@@ -12,6 +12,7 @@
 #include "app/check.hpp"
 #include "app/sign.hpp"
 #include "app/logging.hpp"
+#include "app/migrate.hpp"
 #include "app/openapi.hpp"
 #include "app/periodic.hpp"
 #include "core/id.hpp"
@@ -166,7 +167,8 @@ int serve(const core::Config& cfg) {
   http::Server server(server_options);
 
   const bool run_workers = core::runs_workers(cfg.node_role) && cfg.workers > 0;
-  // Workers of this process wake at once; workers elsewhere poll the catalog.
+  // Workers of this process wake at once; workers elsewhere are woken by the
+  // catalog's signals when it has them, and poll otherwise.
   jobs::WorkerPool* local_workers = nullptr;
   std::function<void()> notify_workers = [&local_workers] {
     if (local_workers) local_workers->notify();
@@ -175,6 +177,20 @@ int serve(const core::Config& cfg) {
   service::JobService job_service(*catalog, *blobs, {cfg.job_attempts, cfg.job_output_retention}, notify_workers);
   jobs::WorkerPool workers(worker_options_of(cfg, job_service), *catalog, images, job_service, fetcher);
   if (run_workers) local_workers = &workers;
+  // What other nodes changed, as a shared catalog tells it. Registered after
+  // what the handler uses and stopped before it goes.
+  catalog->on_signal([&](catalog::Signal signal, const std::string& subject) {
+    switch (signal) {
+      case catalog::Signal::work_queued: notify_workers(); break;
+      case catalog::Signal::image_changed: images.forget_image(subject); break;
+      case catalog::Signal::derivatives_purged: images.forget_cached_derivatives(); break;
+      case catalog::Signal::key_revoked: authenticator.forget(subject); break;
+    }
+  });
+  struct StopSignals {
+    catalog::Catalog& catalog;
+    ~StopSignals() { catalog.on_signal(nullptr); }
+  } stop_signals{*catalog};
 
   app::Telemetry telemetry(images, pool, *catalog);
   telemetry.watch_jobs(workers.counters());
@@ -252,6 +268,7 @@ int main(int argc, char** argv) {
   }
   if (argc >= 2 && std::string_view(argv[1]) == "check") return app::check(argc, argv);
   if (argc >= 2 && std::string_view(argv[1]) == "sign") return app::sign(argc, argv);
+  if (argc >= 2 && std::string_view(argv[1]) == "migrate") return app::migrate(argc, argv);
   auto loaded = core::load_config(argc, argv);
   if (!loaded.config) {
     std::fputs(loaded.output.c_str(), loaded.exit_code ? stderr : stdout);

@@ -81,6 +81,10 @@ std::optional<Principal> Authenticator::managed_key(std::string_view secret) con
 
 void Authenticator::forget(const std::string& key_id) {
   std::unique_lock lock(mutex_);
+  if (key_id.empty()) {
+    remembered_.clear();
+    return;
+  }
   std::erase_if(remembered_, [&key_id](const auto& entry) { return entry.second.principal.key_id == key_id; });
 }
 

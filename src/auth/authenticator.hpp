@@ -47,7 +47,8 @@ class Authenticator {
 
   /// A managed key was created: the server is no longer open.
   void key_created() noexcept { managed_exist_.store(true); }
-  /// A managed key was revoked: it stops working here at once.
+  /// A managed key was revoked: it stops working here at once. "" forgets
+  /// every remembered key (revocations may have been missed).
   void forget(const std::string& key_id);
 
   const TokenVerifier& tokens() const noexcept { return tokens_; }

@@ -317,6 +317,7 @@ struct ResumableUploadRecord {
 enum class Signal {
   work_queued,    // job items became runnable: idle workers claim now
   image_changed,  // an image (subject: its id) was patched or deleted: drop what is cached of it
+  derivatives_purged,  // derivatives of a blob (subject: its sha256) left the index: drop cached renders
   key_revoked,    // a managed key (subject: its id) was revoked: forget it
 };
 /// Called on a thread of the catalog's; must be quick and must not throw.
@@ -508,19 +509,29 @@ class Catalog {
   virtual CatalogStats stats(std::int64_t since_day, const std::string& tenant) = 0;
 
   // ---- signals between nodes -------------------------------------------------
-  // A catalog that several machines share carries signals between them
-  // (PostgreSQL: NOTIFY). One that a single machine owns carries none: its
-  // processes act on their own changes, and workers in other processes poll.
+  // A catalog that several machines share tells every node of the changes
+  // that make caches stale, in the transaction that makes them (PostgreSQL:
+  // NOTIFY): patches and deletes of images, purged derivatives, revoked keys,
+  // and queued work. One that a single machine owns tells nothing: each
+  // process acts on its own changes, and workers in other processes poll.
 
-  /// Sends `signal` about `subject` ("" for none) to every node's handler,
-  /// this node's included; nothing when signals() is false.
-  virtual void broadcast(Signal /*signal*/, const std::string& /*subject*/) {}
-  /// Calls `handler` for each signal from now on (one handler; a later call
-  /// replaces it). After a lost connection the catalog calls it once per
-  /// kind with an empty subject: what was sent meanwhile is unknown.
+  /// Calls `handler` for each signal from now on, this node's own changes
+  /// included (one handler; a later call replaces it, nullptr stops them).
+  /// After a lost connection the catalog calls it once per kind with an
+  /// empty subject: what was sent meanwhile is unknown.
   virtual void on_signal(SignalHandler /*handler*/) {}
-  /// True when broadcast() reaches other machines.
+  /// True when the catalog tells other nodes of changes.
   virtual bool signals() const noexcept { return false; }
+
+  // ---- schema ---------------------------------------------------------------
+
+  /// The schema version of the database (0 before the first migration).
+  virtual int schema_version() = 0;
+  /// Applies the migrations the database lacks, in one transaction that
+  /// concurrent callers (other processes, other nodes) wait for; returns the
+  /// versions applied (none when it was current). Throws when the database
+  /// was written by a newer program.
+  virtual std::vector<int> migrate() = 0;
 
   /// True when the catalog answers (for /readyz).
   virtual bool healthy() = 0;

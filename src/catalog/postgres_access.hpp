@@ -20,12 +20,14 @@ inline const char* signal_name(Signal s) {
   switch (s) {
     case Signal::work_queued: return "work_queued";
     case Signal::image_changed: return "image_changed";
+    case Signal::derivatives_purged: return "derivatives_purged";
     case Signal::key_revoked: return "key_revoked";
   }
   return "";
 }
 
-inline constexpr Signal kSignals[] = {Signal::work_queued, Signal::image_changed, Signal::key_revoked};
+inline constexpr Signal kSignals[] = {Signal::work_queued, Signal::image_changed, Signal::derivatives_purged,
+                                      Signal::key_revoked};
 
 /// Sends `signal` to every node when the transaction commits (NOTIFY is
 /// transactional: a change rolled back signals nothing). On channel

@@ -519,7 +519,11 @@ std::vector<DerivativeRecord> PostgresCatalog::list_derivatives(const std::strin
 }
 
 std::vector<std::string> PostgresCatalog::remove_derivatives(const std::string& tenant, const std::string& sha256) {
-  return write(Durability::full, [&](Connection& c) { return delete_derivatives_of(c, tenant, sha256); });
+  return write(Durability::full, [&](Connection& c) {
+    auto keys = delete_derivatives_of(c, tenant, sha256);
+    if (!keys.empty()) postgres::notify(c, Signal::derivatives_purged, sha256);
+    return keys;
+  });
 }
 
 std::int64_t PostgresCatalog::derivative_bytes() {
@@ -819,10 +823,6 @@ std::string PostgresCatalog::setting(const std::string& name, const std::string&
 }
 
 // ---- signals ---------------------------------------------------------------------------
-
-void PostgresCatalog::broadcast(Signal signal, const std::string& subject) {
-  write(Durability::relaxed, [&](Connection& c) { postgres::notify(c, signal, subject); });
-}
 
 void PostgresCatalog::on_signal(SignalHandler handler) {
   std::lock_guard lock(signal_mu_);

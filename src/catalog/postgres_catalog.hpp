@@ -41,7 +41,7 @@ class PostgresCatalog final : public Catalog {
   /// parameter of ours: `pool_size` (connections, default 8). Connects,
   /// and applies pending migrations unless `migrate` is false; throws when the
   /// server cannot be reached or the schema is newer than this program's.
-  explicit PostgresCatalog(const std::string& url, bool migrate = true);
+  explicit PostgresCatalog(const std::string& url, bool apply_migrations = true);
   ~PostgresCatalog() override;
   PostgresCatalog(const PostgresCatalog&) = delete;
   PostgresCatalog& operator=(const PostgresCatalog&) = delete;
@@ -114,7 +114,6 @@ class PostgresCatalog final : public Catalog {
   bool delete_resumable_upload(const std::string& id) override;
   std::vector<ResumableUploadRecord> expired_resumable_uploads(std::int64_t now, int max) override;
 
-  void broadcast(Signal signal, const std::string& subject) override;
   void on_signal(SignalHandler handler) override;
   bool signals() const noexcept override { return true; }
 
@@ -126,12 +125,11 @@ class PostgresCatalog final : public Catalog {
 
   /// Writes buffered derivative touches now.
   void flush_touches();
-  /// The schema version of the database (0 before the first migration).
-  int schema_version();
+  int schema_version() override;
+  /// Takes an advisory lock for the transaction, so that nodes starting
+  /// together migrate one after the other (the later ones find nothing to do).
+  std::vector<int> migrate() override;
   static int latest_schema_version() noexcept;
-  /// Applies pending migrations (what `progimage migrate` runs); returns the
-  /// versions applied.
-  std::vector<int> migrate();
 
  private:
   /// Runs `body(connection)` in one transaction and commits it with the given

@@ -278,11 +278,11 @@ void sync_parent_directory(const std::filesystem::path& file) {
 
 // ---- setup -----------------------------------------------------------------
 
-SqliteCatalog::SqliteCatalog(std::filesystem::path db_file) : file_(std::move(db_file)) {
+SqliteCatalog::SqliteCatalog(std::filesystem::path db_file, bool apply_migrations) : file_(std::move(db_file)) {
   if (file_.empty()) throw std::invalid_argument("catalog: empty database path");
   if (file_.has_parent_path()) std::filesystem::create_directories(file_.parent_path());
   writer_ = std::make_unique<Connection>(file_, false);
-  migrate();
+  if (apply_migrations) migrate();
   sync_parent_directory(file_);
 }
 
@@ -296,7 +296,7 @@ SqliteCatalog::~SqliteCatalog() {
 
 int SqliteCatalog::latest_schema_version() noexcept { return sqlite::migrations().back().version; }
 
-void SqliteCatalog::migrate() {
+std::vector<int> SqliteCatalog::migrate() {
   // A migration may rebuild a table (SQLite's way to change a constraint),
   // which needs foreign keys off outside the transaction; they are checked
   // before it commits and switched on again whatever happens.
@@ -312,7 +312,7 @@ void SqliteCatalog::migrate() {
   } restore{*writer_};
   // In one write transaction: two processes starting on one file migrate one
   // after the other.
-  write(Durability::full, [](Connection& w) {
+  return write(Durability::full, [](Connection& w) {
     w.exec(
         "CREATE TABLE IF NOT EXISTS schema_version ("
         " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
@@ -327,24 +327,26 @@ void SqliteCatalog::migrate() {
                         "catalog: database schema version " + std::to_string(current) +
                             " is newer than this program's " + std::to_string(latest_schema_version()));
     }
-    bool migrated = false;
+    std::vector<int> applied;
     for (const auto& m : sqlite::migrations()) {
       if (m.version <= current) continue;
-      migrated = true;
+      applied.push_back(m.version);
       w.exec(m.sql);
       auto s = w.cached("INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)");
       s->bind(1, m.version).bind(2, core::unix_now()).run();
     }
-    if (!migrated) return;
+    if (applied.empty()) return applied;
     Statement check = w.prepare("PRAGMA foreign_key_check");
     if (check.step())
       throw core::Error(core::ErrorCode::internal,
                         "catalog: a migration left a row of " + check.text(0) + " without its " + check.text(2));
+    return applied;
   });
 }
 
 int SqliteCatalog::schema_version() {
   auto r = reader();
+  if (!r->cached("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'")->step()) return 0;
   auto s = r->cached("SELECT COALESCE(MAX(version), 0) FROM schema_version");
   s->step();
   return s->integer(0);

@@ -42,10 +42,10 @@ class Connection;
 /// at once. touch_derivative() can therefore throw the error of a batch.
 class SqliteCatalog final : public Catalog {
  public:
-  /// Opens or creates the database (and its parent directories) and applies
-  /// pending schema migrations. Throws when the file cannot be used or was
-  /// written by a newer schema.
-  explicit SqliteCatalog(std::filesystem::path db_file);
+  /// Opens or creates the database (and its parent directories) and, unless
+  /// `apply_migrations` is false, applies pending schema migrations. Throws
+  /// when the file cannot be used or was written by a newer schema.
+  explicit SqliteCatalog(std::filesystem::path db_file, bool apply_migrations = true);
   ~SqliteCatalog() override;
   SqliteCatalog(const SqliteCatalog&) = delete;
   SqliteCatalog& operator=(const SqliteCatalog&) = delete;
@@ -127,8 +127,8 @@ class SqliteCatalog final : public Catalog {
   /// Writes buffered derivative touches now; without `wait`, only when no
   /// other write is under way.
   void flush_touches(bool wait = true);
-  /// The schema version of the open database.
-  int schema_version();
+  int schema_version() override;
+  std::vector<int> migrate() override;
   /// The newest schema version this program knows.
   static int latest_schema_version() noexcept;
 
@@ -137,7 +137,6 @@ class SqliteCatalog final : public Catalog {
  private:
   class ReaderLease;
   ReaderLease reader();
-  void migrate();
   /// Runs `body(writer)` in one write transaction and commits it with the
   /// given durability; rolls back if it throws. Returns what `body` returns.
   template <class F>

@@ -145,7 +145,7 @@ const std::vector<Setting>& settings() {
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.listen = v.back(); }},
       {"data", "PROGIMAGE_DATA", "./data", "data directory (catalog, blobs, staging)", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.data = v.back(); }},
-      {"catalog", "PROGIMAGE_CATALOG", "sqlite://DATA/catalog.db", "catalog URL: sqlite://PATH or postgresql://...", false,
+      {"catalog", "PROGIMAGE_CATALOG", "sqlite://DATA/catalog.db", "catalog URL: sqlite://PATH or postgresql://USER@HOST:PORT/DB[?pool_size=N&...] (libpq URI)", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.catalog = v.back(); }},
       {"storage", "PROGIMAGE_STORAGE", "file://DATA", "blob storage URL: file://DIR or s3://BUCKET?endpoint=...", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.storage = v.back(); }},
@@ -306,8 +306,9 @@ ConfigResult load_config(int argc, const char* const* argv) {
   CLI::App app{"ProgImage: programmatic image storage and processing service.\n"
                "Every setting is a flag, a PROGIMAGE_* environment variable or a key in the TOML\n"
                "file given by --config (flags win over the environment, the environment over the file).\n"
-               "Other commands: `progimage check` (is a node's data sound?) and `progimage sign` (signed,\n"
-               "expiring transform URLs); each has --help.",
+               "Other commands: `progimage check` (is a node's data sound?), `progimage migrate` (bring\n"
+               "the catalog's schema up to date) and `progimage sign` (signed, expiring transform URLs);\n"
+               "each has --help.",
                "progimage serve"};
   app.set_help_flag("-h,--help", "print this help and exit");
   std::string config_file;

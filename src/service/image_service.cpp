@@ -464,6 +464,11 @@ void ImageService::purge_derivatives(const core::ImageRecord& image) {
   for (const auto& key : catalog_.remove_derivatives(image.tenant, image.sha256)) forget_derivative(key);
 }
 
+void ImageService::forget_image(const std::string& id) {
+  if (id.empty()) records_.clear();
+  else forget_record(id);
+}
+
 void ImageService::forget_derivative(const std::string& key) {
   derivatives_.erase(key);
   blobs_.remove(Space::derivatives, key);

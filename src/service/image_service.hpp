@@ -116,6 +116,12 @@ class ImageService {
   /// Called after a commit that queued variant items (to wake the workers).
   /// Set before serving.
   void on_variants_queued(std::function<void()> queued) { variants_queued_ = std::move(queued); }
+  /// Another node changed or deleted image `id` ("" for any image): what is
+  /// cached of its record goes.
+  void forget_image(const std::string& id);
+  /// Another node purged derivatives: the renders cached in memory go (their
+  /// keys are not known here; purges are rare).
+  void forget_cached_derivatives() { derivatives_.clear(); }
   /// Called after each image operation with its name (ingest, render,
   /// transform, explain) and its duration; set before serving.
   void set_operation_observer(std::function<void(std::string_view, double)> observer) {

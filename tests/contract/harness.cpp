@@ -335,6 +335,16 @@ std::pair<int, std::string> run_command(const std::vector<std::string>& argv, st
 
 namespace {
 
+/// "postgresql://postgres@127.0.0.1:PORT", the tests' PostgreSQL server
+/// without a database (tests/postgres), for {postgres} in a backend URL.
+std::string test_postgres_base() {
+  const char* file = std::getenv("PROGIMAGE_TEST_POSTGRES_URL_FILE");
+  std::string url = file ? read_file(file) : std::string();
+  while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
+  if (url.empty()) return "postgresql://no-test-postgres-server";  // the server then says it cannot connect
+  return url.substr(0, url.rfind('/'));
+}
+
 /// A name for a database or a bucket: lower-case letters and digits.
 std::string unique_name() {
   static const char* hex = "0123456789abcdef";
@@ -360,10 +370,28 @@ Server::Server(ServerOptions options) : options_(std::move(options)), dir_(make_
     if (url.find("{dir}") == std::string::npos && url.find("{name}") == std::string::npos)
       backend_error_ = std::string(variable) + "=" + url +
                        " names one place for every server; put {dir} or {name} in it (each server needs its own)";
-    return replace_all(replace_all(url, "{dir}", dir_.string()), "{name}", name_);
+    url = replace_all(replace_all(url, "{dir}", dir_.string()), "{name}", name_);
+    if (url.find("{postgres}") != std::string::npos) url = replace_all(url, "{postgres}", test_postgres_base());
+    return url;
   };
   catalog_url_ = backend("PROGIMAGE_TEST_CATALOG", "sqlite://{dir}/data/catalog.db");
   storage_url_ = backend("PROGIMAGE_TEST_STORAGE", "file://{dir}/data");
+  if (backend_error_.empty()) create_catalog_database();
+}
+
+void Server::create_catalog_database() {
+  // A PostgreSQL catalog needs its database to exist: made here, on the
+  // server's admin database, and left with the test server (which goes).
+  if (!catalog_url_.starts_with("postgresql://") && !catalog_url_.starts_with("postgres://")) return;
+  const auto path = catalog_url_.find('/', catalog_url_.find("//") + 2);
+  const auto query = catalog_url_.find('?');
+  if (path == std::string::npos) return;
+  const std::string name = catalog_url_.substr(path + 1, query == std::string::npos ? query : query - path - 1);
+  const std::string admin = catalog_url_.substr(0, path) + "/postgres";
+  auto [status, output] = run_command({"/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", admin, "-c",
+                                       "CREATE DATABASE \"" + name + "\""},
+                                      30s);
+  if (status != 0) backend_error_ = "cannot create the catalog database " + name + ": " + output;
 }
 
 Server::~Server() {

@@ -140,6 +140,7 @@ class Server {
 
  private:
   bool spawn();
+  void create_catalog_database();
   bool wait_healthy();
   /// The "serving" log line this start wrote, once it is whole.
   std::optional<std::string> serving_line() const;
