@@ -14,6 +14,7 @@ test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   curl procps
+  postgresql-15 postgresql-client-15
 )
 # Node.js and npm run the real tus-js-client of the resumable-upload tests
 # (tests/tus). A machine that has them already (Debian's, or a vendor's
@@ -38,6 +39,12 @@ for p in "${want[@]}"; do
 done
 if ((${#missing[@]})); then
   SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
+  # The tests start PostgreSQL servers of their own (tests/postgres): the
+  # package need not make and start a system cluster on port 5432.
+  if [[ " ${missing[*]} " == *" postgresql-15 "* && ! -e /etc/postgresql-common/createcluster.d/progimage.conf ]]; then
+    $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/progimage.conf >/dev/null
+  fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -2,8 +2,10 @@
 # Installs what the tests need (Debian packages, and tus-js-client from npm
 # into tests/tus), builds, and runs every test tier:
 #   1. unit, contract, corpus and crash tests on the optimised build;
-#   2. unit and contract tests again under AddressSanitizer + UBSan;
-#   3. the fuzz targets for a bounded time (clang, libFuzzer).
+#   2. the quick contract tests again on the PostgreSQL catalog (a server
+#      the tests start themselves, tests/postgres);
+#   3. unit and contract tests again under AddressSanitizer + UBSan;
+#   4. the fuzz targets for a bounded time (clang, libFuzzer).
 # Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +35,9 @@ build() {  # dir, cmake args...
 
 if build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=ON; then
   run_ctest release build/release -j 2
+  export PROGIMAGE_TEST_CATALOG='{postgres}/{name}'
+  run_ctest contract-postgres build/release -L contract -LE slow -j 2
+  unset PROGIMAGE_TEST_CATALOG
 else
   failed_steps+=("release build")
 fi
