@@ -473,27 +473,19 @@ void PostgresCatalog::touch_derivative(const std::string& key, std::int64_t now)
   if (!touches_.record(key, now)) return;
   // One flush at a time; a hit that finds one under way leaves it its touch.
   std::unique_lock lock(flush_mu_, std::try_to_lock);
-  if (!lock.owns_lock()) return;
-  const auto batch = touches_.take();
-  if (batch.empty()) return;
-  try {
-    // Keys in order: two nodes flushing the same keys lock them in one order.
-    const std::map<std::string, std::int64_t> ordered(batch.begin(), batch.end());
-    write(Durability::relaxed, [&](Connection& c) {
-      for (const auto& [k, when] : ordered)
-        c.query("UPDATE derivatives SET last_used_at = GREATEST(last_used_at, $2) WHERE key = $1", k, when);
-    });
-  } catch (...) {
-    touches_.restore(batch);
-    throw;
-  }
+  if (lock.owns_lock()) write_touches();
 }
 
 void PostgresCatalog::flush_touches() {
   std::lock_guard lock(flush_mu_);
+  write_touches();
+}
+
+void PostgresCatalog::write_touches() {
   const auto batch = touches_.take();
   if (batch.empty()) return;
   try {
+    // Keys in order: two nodes flushing the same keys lock them in one order.
     const std::map<std::string, std::int64_t> ordered(batch.begin(), batch.end());
     write(Durability::relaxed, [&](Connection& c) {
       for (const auto& [k, when] : ordered)

@@ -139,6 +139,8 @@ class PostgresCatalog final : public Catalog {
   /// Runs `body(connection)` on a pooled connection, outside a transaction.
   template <class F>
   auto read(F&& body);
+  /// Writes the buffered touches; the caller holds flush_mu_.
+  void write_touches();
 
   std::unique_ptr<postgres::Pool> pool_;
   TouchBuffer touches_;

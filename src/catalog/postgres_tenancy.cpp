@@ -3,49 +3,16 @@
 #include <tuple>
 
 #include "catalog/postgres_access.hpp"
+#include "catalog/records.hpp"
 
 namespace progimage::catalog {
 
 using postgres::Connection;
 using postgres::Result;
 
-namespace {
-
-const std::string kKeyColumns =
-    "id, tenant, role, name, prefix, hash, rate_per_second, rate_burst, created_at, last_used_at";
-
-ApiKeyRecord read_key(const Row& s) {
-  ApiKeyRecord k;
-  k.id = s.text(0);
-  k.tenant = s.text(1);
-  k.role = s.text(2);
-  k.name = s.text(3);
-  k.prefix = s.text(4);
-  k.hash = s.text(5);
-  if (!s.is_null(6)) k.rate_per_second = s.real(6);
-  if (!s.is_null(7)) k.rate_burst = s.real(7);
-  k.created_at = s.int64(8);
-  if (!s.is_null(9)) k.last_used_at = s.int64(9);
-  return k;
-}
-
-UsageCounts read_counts(const Row& s, int first) {
-  UsageCounts c;
-  c.requests = s.int64(first);
-  c.bytes_in = s.int64(first + 1);
-  c.bytes_out = s.int64(first + 2);
-  c.transforms = s.int64(first + 3);
-  c.cache_hits = s.int64(first + 4);
-  c.cache_misses = s.int64(first + 5);
-  c.uploads = s.int64(first + 6);
-  return c;
-}
-
-}  // namespace
-
 void PostgresCatalog::insert_api_key(const ApiKeyRecord& key) {
   write(Durability::full, [&](Connection& c) {
-    c.query("INSERT INTO api_keys (" + kKeyColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)", key.id,
+    c.query("INSERT INTO api_keys (" + kApiKeyColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)", key.id,
             key.tenant, key.role, key.name, key.prefix, key.hash, key.rate_per_second, key.rate_burst,
             key.created_at);
   });
@@ -53,19 +20,19 @@ void PostgresCatalog::insert_api_key(const ApiKeyRecord& key) {
 
 std::optional<ApiKeyRecord> PostgresCatalog::find_api_key(const std::string& hash) {
   return read([&](Connection& c) -> std::optional<ApiKeyRecord> {
-    auto r = c.query("SELECT " + kKeyColumns + " FROM api_keys WHERE hash = $1 AND revoked_at IS NULL", hash);
+    auto r = c.query("SELECT " + kApiKeyColumns + " FROM api_keys WHERE hash = $1 AND revoked_at IS NULL", hash);
     if (!r.step()) return std::nullopt;
-    return read_key(r);
+    return read_api_key(r);
   });
 }
 
 std::vector<ApiKeyRecord> PostgresCatalog::list_api_keys(const std::string& tenant) {
   return read([&](Connection& c) {
-    auto r = c.query("SELECT " + kKeyColumns +
+    auto r = c.query("SELECT " + kApiKeyColumns +
                          " FROM api_keys WHERE revoked_at IS NULL AND ($1 = '' OR tenant = $1) ORDER BY created_at, id",
                      tenant);
     std::vector<ApiKeyRecord> out;
-    while (r.step()) out.push_back(read_key(r));
+    while (r.step()) out.push_back(read_api_key(r));
     return out;
   });
 }
@@ -74,12 +41,12 @@ std::optional<ApiKeyRecord> PostgresCatalog::revoke_api_key(const std::string& t
                                                             std::int64_t now) {
   auto revoked = write(Durability::full, [&](Connection& c) -> std::optional<ApiKeyRecord> {
     auto r = c.query("UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND ($2 = '' OR tenant = $2)"
-                     " AND revoked_at IS NULL RETURNING " + kKeyColumns,
+                     " AND revoked_at IS NULL RETURNING " + kApiKeyColumns,
                      id, tenant, now);
     if (!r.step()) return std::nullopt;
     // Every node forgets the key when this commits.
     postgres::notify(c, Signal::key_revoked, id);
-    return read_key(r);
+    return read_api_key(r);
   });
   return revoked;
 }
@@ -163,7 +130,7 @@ std::vector<UsageRow> PostgresCatalog::usage(const UsageQuery& q) {
         " AND ($4 = '' OR day <= $4) ORDER BY day, tenant, client",
         q.tenant, q.client, q.from_day, q.to_day);
     std::vector<UsageRow> out;
-    while (r.step()) out.push_back(UsageRow{r.text(0), r.text(1), r.text(2), read_counts(r, 3)});
+    while (r.step()) out.push_back(UsageRow{r.text(0), r.text(1), r.text(2), read_usage_counts(r, 3)});
     return out;
   });
 }

@@ -139,6 +139,36 @@ const std::string kVariantColumns = "status, derivative_key, error_code, error_m
 
 VariantState read_variant(const Row& row) { return VariantState{row.text(0), row.text(1), read_error(row, 2)}; }
 
+const std::string kApiKeyColumns =
+    "id, tenant, role, name, prefix, hash, rate_per_second, rate_burst, created_at, last_used_at";
+
+ApiKeyRecord read_api_key(const Row& s) {
+  ApiKeyRecord k;
+  k.id = s.text(0);
+  k.tenant = s.text(1);
+  k.role = s.text(2);
+  k.name = s.text(3);
+  k.prefix = s.text(4);
+  k.hash = s.text(5);
+  if (!s.is_null(6)) k.rate_per_second = s.real(6);
+  if (!s.is_null(7)) k.rate_burst = s.real(7);
+  k.created_at = s.int64(8);
+  if (!s.is_null(9)) k.last_used_at = s.int64(9);
+  return k;
+}
+
+UsageCounts read_usage_counts(const Row& s, int first) {
+  UsageCounts c;
+  c.requests = s.int64(first);
+  c.bytes_in = s.int64(first + 1);
+  c.bytes_out = s.int64(first + 2);
+  c.transforms = s.int64(first + 3);
+  c.cache_hits = s.int64(first + 4);
+  c.cache_misses = s.int64(first + 5);
+  c.uploads = s.int64(first + 6);
+  return c;
+}
+
 const std::string kFinishedItemColumns = "COALESCE(job_id, ''), kind, source, variant";
 
 FinishedItem read_finished_item(const Row& row) {

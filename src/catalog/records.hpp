@@ -39,6 +39,13 @@ ClaimedItem read_claimed_item(const Row& row);
 extern const std::string kVariantColumns;
 VariantState read_variant(const Row& row);
 
+/// On `api_keys`.
+extern const std::string kApiKeyColumns;
+ApiKeyRecord read_api_key(const Row& row);
+
+/// The seven usage counters from column `first` on, in UsageCounts' order.
+UsageCounts read_usage_counts(const Row& row, int first);
+
 /// An item that has just ended: what else its outcome changes (its job, or
 /// the variant it made).
 struct FinishedItem {

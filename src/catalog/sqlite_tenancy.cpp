@@ -1,4 +1,5 @@
 // SqliteCatalog: managed API keys, tenant quotas and totals, usage by day, tag counts.
+#include "catalog/records.hpp"
 #include "catalog/sqlite_access.hpp"
 
 namespace progimage::catalog {
@@ -8,35 +9,6 @@ using sqlite::Statement;
 
 namespace {
 
-const std::string kKeyColumns =
-    "id, tenant, role, name, prefix, hash, rate_per_second, rate_burst, created_at, last_used_at";
-
-ApiKeyRecord read_key(const Statement& s) {
-  ApiKeyRecord k;
-  k.id = s.text(0);
-  k.tenant = s.text(1);
-  k.role = s.text(2);
-  k.name = s.text(3);
-  k.prefix = s.text(4);
-  k.hash = s.text(5);
-  if (!s.is_null(6)) k.rate_per_second = s.real(6);
-  if (!s.is_null(7)) k.rate_burst = s.real(7);
-  k.created_at = s.int64(8);
-  if (!s.is_null(9)) k.last_used_at = s.int64(9);
-  return k;
-}
-
-UsageCounts read_counts(const Statement& s, int first) {
-  UsageCounts c;
-  c.requests = s.int64(first);
-  c.bytes_in = s.int64(first + 1);
-  c.bytes_out = s.int64(first + 2);
-  c.transforms = s.int64(first + 3);
-  c.cache_hits = s.int64(first + 4);
-  c.cache_misses = s.int64(first + 5);
-  c.uploads = s.int64(first + 6);
-  return c;
-}
 
 /// ?1 tenant ("" all), ?2 client ("" all), ?3 from day, ?4 to day ("" open).
 void bind_usage_query(Statement& s, const UsageQuery& q) {
@@ -47,7 +19,7 @@ void bind_usage_query(Statement& s, const UsageQuery& q) {
 
 void SqliteCatalog::insert_api_key(const ApiKeyRecord& key) {
   write(Durability::full, [&](Connection& w) {
-    auto s = w.cached("INSERT INTO api_keys (" + kKeyColumns + ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)");
+    auto s = w.cached("INSERT INTO api_keys (" + kApiKeyColumns + ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)");
     s->bind(1, key.id).bind(2, key.tenant).bind(3, key.role).bind(4, key.name).bind(5, key.prefix).bind(6, key.hash);
     if (key.rate_per_second) s->bind(7, *key.rate_per_second);
     if (key.rate_burst) s->bind(8, *key.rate_burst);
@@ -57,19 +29,19 @@ void SqliteCatalog::insert_api_key(const ApiKeyRecord& key) {
 
 std::optional<ApiKeyRecord> SqliteCatalog::find_api_key(const std::string& hash) {
   auto r = reader();
-  auto s = r->cached("SELECT " + kKeyColumns + " FROM api_keys WHERE hash = ?1 AND revoked_at IS NULL");
+  auto s = r->cached("SELECT " + kApiKeyColumns + " FROM api_keys WHERE hash = ?1 AND revoked_at IS NULL");
   s->bind(1, hash);
   if (!s->step()) return std::nullopt;
-  return read_key(*s);
+  return read_api_key(*s);
 }
 
 std::vector<ApiKeyRecord> SqliteCatalog::list_api_keys(const std::string& tenant) {
   auto r = reader();
-  auto s = r->cached("SELECT " + kKeyColumns +
+  auto s = r->cached("SELECT " + kApiKeyColumns +
                      " FROM api_keys WHERE revoked_at IS NULL AND (?1 = '' OR tenant = ?1) ORDER BY created_at, id");
   s->bind(1, tenant);
   std::vector<ApiKeyRecord> out;
-  while (s->step()) out.push_back(read_key(*s));
+  while (s->step()) out.push_back(read_api_key(*s));
   return out;
 }
 
@@ -77,10 +49,10 @@ std::optional<ApiKeyRecord> SqliteCatalog::revoke_api_key(const std::string& ten
                                                           std::int64_t now) {
   return write(Durability::full, [&](Connection& w) -> std::optional<ApiKeyRecord> {
     auto s = w.cached("UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND (?2 = '' OR tenant = ?2)"
-                      " AND revoked_at IS NULL RETURNING " + kKeyColumns);
+                      " AND revoked_at IS NULL RETURNING " + kApiKeyColumns);
     s->bind(1, id).bind(2, tenant).bind(3, now);
     if (!s->step()) return std::nullopt;
-    auto key = read_key(*s);
+    auto key = read_api_key(*s);
     while (s->step()) {
     }
     return key;
@@ -163,7 +135,7 @@ std::vector<UsageRow> SqliteCatalog::usage(const UsageQuery& query) {
       " AND (?4 = '' OR day <= ?4) ORDER BY day, tenant, client");
   bind_usage_query(*s, query);
   std::vector<UsageRow> out;
-  while (s->step()) out.push_back(UsageRow{s->text(0), s->text(1), s->text(2), read_counts(*s, 3)});
+  while (s->step()) out.push_back(UsageRow{s->text(0), s->text(1), s->text(2), read_usage_counts(*s, 3)});
   return out;
 }
 
