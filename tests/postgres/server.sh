@@ -23,9 +23,24 @@ bindir() {
   dirname "$initdb"
 }
 
+# The server runs as "postgres", which must reach its binaries and /tmp. A
+# root directory that only root may enter (mode 700, as a bare root made with
+# mktemp -d has) lets no other user run anything: give it the o+x of every
+# Debian system, saying so.
+reachable_root() {
+  [[ $(id -u) == 0 ]] || return 0
+  runuser -u postgres -- /bin/true 2>/dev/null && return 0
+  if [[ $(stat -c %a /) == 700 ]]; then
+    echo "server.sh: / is mode 700, so the postgres user can run nothing; setting o+x on / as on any Debian system" >&2
+    chmod o+x /
+  fi
+  runuser -u postgres -- /bin/true || { echo "server.sh: the postgres user cannot run programs here" >&2; exit 1; }
+}
+
 start() {
   local bin port home
   bin=$(bindir)
+  reachable_root
   stop
   mkdir -p "$dir"
   home=$(mktemp -d /tmp/progimage-postgres.XXXXXX)
