@@ -101,12 +101,16 @@ void insert_tags(Connection& c, const std::string& id, const std::vector<std::st
   for (const auto& tag : tags) c.query("INSERT INTO image_tags (image_id, tag) VALUES ($1, $2)", id, tag);
 }
 
-void insert_variant(Connection& c, const std::string& image_id, const std::string& name, std::int64_t now_ms) {
-  c.query("INSERT INTO image_variants (image_id, name) VALUES ($1, $2)", image_id, name);
+/// Adds the variant and queues its item; false (and nothing queued) when the
+/// image has it already.
+bool insert_variant(Connection& c, const std::string& image_id, const std::string& name, std::int64_t now_ms) {
+  if (c.query("INSERT INTO image_variants (image_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", image_id, name)
+          .changes() == 0)
+    return false;
   c.query("INSERT INTO job_items (kind, source, variant, max_attempts, next_attempt_at)"
           " VALUES ('variant', $1, $2, $3, $4)",
           image_id, name, kVariantAttempts, now_ms);
-  postgres::notify(c, Signal::work_queued, "");
+  return true;
 }
 
 std::vector<std::string> delete_derivatives_of(Connection& c, const std::string& tenant, const std::string& sha256) {
@@ -354,6 +358,7 @@ InsertResult PostgresCatalog::insert_image(const core::ImageRecord& image) {
     insert_tags(c, rec.id, rec.tags);
     const auto now_ms = core::unix_now_ms();
     for (const auto& [name, status] : rec.variants) insert_variant(c, rec.id, name, now_ms);
+    if (!rec.variants.empty()) postgres::notify(c, Signal::work_queued, "");  // once: a round trip each
     return {std::move(rec), false};
   });
 }
@@ -560,13 +565,7 @@ std::optional<VariantState> PostgresCatalog::get_variant(const std::string& imag
 bool PostgresCatalog::queue_variant(const std::string& image_id, const std::string& name) {
   return write(Durability::full, [&](Connection& c) {
     if (c.query("SELECT 1 FROM images WHERE id = $1 FOR SHARE", image_id).rows() == 0) return false;
-    auto r = c.query("INSERT INTO image_variants (image_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", image_id,
-                     name);
-    if (r.changes() == 0) return true;  // it has it already
-    c.query("INSERT INTO job_items (kind, source, variant, max_attempts, next_attempt_at)"
-            " VALUES ('variant', $1, $2, $3, $4)",
-            image_id, name, kVariantAttempts, core::unix_now_ms());
-    postgres::notify(c, Signal::work_queued, "");
+    if (insert_variant(c, image_id, name, core::unix_now_ms())) postgres::notify(c, Signal::work_queued, "");
     return true;
   });
 }
