@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Debian packages, and tus-js-client from npm
-# into tests/tus), builds, and runs every test tier:
+# Installs what the tests need (Debian packages, and from npm tus-js-client
+# into tests/tus and s3rver into tests/s3), builds, and runs every test tier:
 #   1. unit, contract, corpus and crash tests on the optimised build;
 #   2. unit and contract tests again under AddressSanitizer + UBSan;
 #   3. the fuzz targets for a bounded time (clang, libFuzzer).
@@ -12,6 +12,10 @@ scripts/install-deps.sh --test || exit 1
 # The real tus-js-client for the resumable-upload contract tests (tests/tus).
 if ! (cd tests/tus && npm ci --no-audit --no-fund --loglevel=error); then
   echo "npm ci in tests/tus failed: the resumable-upload tests will fail"
+fi
+# s3rver, the S3 server behind the signature-checking proxy of the S3 store's tests (tests/s3).
+if ! (cd tests/s3 && npm ci --no-audit --no-fund --loglevel=error); then
+  echo "npm ci in tests/s3 failed: the S3 blob store tests will fail"
 fi
 jobs=$(nproc)
 logs=$(mktemp -d)

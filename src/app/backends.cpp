@@ -1,5 +1,6 @@
 #include "app/backends.hpp"
 
+#include <filesystem>
 #include <functional>
 #include <span>
 #include <stdexcept>
@@ -7,6 +8,7 @@
 
 #include "catalog/sqlite_catalog.hpp"
 #include "storage/file_blob_store.hpp"
+#include "storage/s3_blob_store.hpp"
 
 namespace progimage::app {
 
@@ -16,28 +18,38 @@ template <class Backend>
 struct Scheme {
   std::string_view prefix;  // "sqlite://"
   std::string_view form;    // for messages: "sqlite://PATH"
-  std::unique_ptr<Backend> (*open)(const std::string& rest);
+  std::unique_ptr<Backend> (*open)(const std::string& rest, const core::Config& cfg);
 };
 
 const Scheme<catalog::Catalog> kCatalogs[] = {
     {"sqlite://", "sqlite://PATH",
-     [](const std::string& path) -> std::unique_ptr<catalog::Catalog> {
+     [](const std::string& path, const core::Config&) -> std::unique_ptr<catalog::Catalog> {
        return std::make_unique<catalog::SqliteCatalog>(path);
      }},
 };
 
 const Scheme<storage::BlobStore> kBlobStores[] = {
     {"file://", "file://DIR",
-     [](const std::string& dir) -> std::unique_ptr<storage::BlobStore> {
+     [](const std::string& dir, const core::Config&) -> std::unique_ptr<storage::BlobStore> {
        return std::make_unique<storage::FileBlobStore>(dir);
+     }},
+    {"s3://", "s3://BUCKET?endpoint=URL&region=R&path_style=true&prefix=P&multipart_threshold=16M&create_bucket=true",
+     [](const std::string& rest, const core::Config& cfg) -> std::unique_ptr<storage::BlobStore> {
+       storage::S3Options defaults;
+       defaults.region = cfg.s3_region.empty() ? "us-east-1" : cfg.s3_region;
+       defaults.credentials = {cfg.s3_access_key_id, cfg.s3_secret_access_key, cfg.s3_session_token};
+       // Staging stays on this node's disk, beside its other local state.
+       defaults.staging_dir = std::filesystem::path(cfg.data) / "s3-staging";
+       return std::make_unique<storage::S3BlobStore>(storage::parse_s3_url(rest, std::move(defaults)));
      }},
 };
 
 template <class Backend>
-std::unique_ptr<Backend> open(std::span<const Scheme<Backend>> schemes, const char* flag, const std::string& url) {
+std::unique_ptr<Backend> open(std::span<const Scheme<Backend>> schemes, const char* flag, const std::string& url,
+                              const core::Config& cfg) {
   std::string forms;
   for (const auto& s : schemes) {
-    if (url.starts_with(s.prefix)) return s.open(url.substr(s.prefix.size()));
+    if (url.starts_with(s.prefix)) return s.open(url.substr(s.prefix.size()), cfg);
     forms += (forms.empty() ? "" : " or ") + std::string(s.form);
   }
   throw std::invalid_argument(std::string(flag) + " " + url + ": use " + forms);
@@ -46,11 +58,12 @@ std::unique_ptr<Backend> open(std::span<const Scheme<Backend>> schemes, const ch
 }  // namespace
 
 std::unique_ptr<catalog::Catalog> make_catalog(const std::string& url) {
-  return open<catalog::Catalog>(kCatalogs, "--catalog", url);
+  static const core::Config kNoSettings;  // catalogs take everything from their URL
+  return open<catalog::Catalog>(kCatalogs, "--catalog", url, kNoSettings);
 }
 
-std::unique_ptr<storage::BlobStore> make_blob_store(const std::string& url) {
-  return open<storage::BlobStore>(kBlobStores, "--storage", url);
+std::unique_ptr<storage::BlobStore> make_blob_store(const std::string& url, const core::Config& cfg) {
+  return open<storage::BlobStore>(kBlobStores, "--storage", url, cfg);
 }
 
 }  // namespace progimage::app

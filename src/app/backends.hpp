@@ -5,6 +5,7 @@
 #include <string>
 
 #include "catalog/catalog.hpp"
+#include "core/config.hpp"
 #include "storage/blob_store.hpp"
 
 namespace progimage::app {
@@ -12,7 +13,9 @@ namespace progimage::app {
 /// Opens the catalog at `url` (sqlite://PATH). Throws std::invalid_argument
 /// for a scheme no backend takes, naming the ones that exist.
 std::unique_ptr<catalog::Catalog> make_catalog(const std::string& url);
-/// Opens the blob store at `url` (file://DIR). Throws like make_catalog.
-std::unique_ptr<storage::BlobStore> make_blob_store(const std::string& url);
+/// Opens the blob store at `url` (file://DIR or s3://BUCKET?...), with the S3
+/// credentials and region of `cfg` and its data directory for S3 staging.
+/// Throws like make_catalog.
+std::unique_ptr<storage::BlobStore> make_blob_store(const std::string& url, const core::Config& cfg);
 
 }  // namespace progimage::app
