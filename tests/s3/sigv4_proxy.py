@@ -11,7 +11,7 @@ removes the parts from s3rver's directory) and ListMultipartUploads.
 
 Control (unsigned, under /__proxy/):
   GET  /__proxy/stats   {"checked", "failed", "forwarded", "injected", "open_uploads"}
-  GET  /__proxy/log     every request: method, path, query, status, verdict
+  GET  /__proxy/log     every request: method, path, query, range, status, verdict
   POST /__proxy/fail?method=GET&match=TEXT&count=N&status=503|drop
        the next N checked requests of that method (or *) whose path?query
        holds TEXT are answered with that status (or the connection is closed)
@@ -180,7 +180,8 @@ class Handler(BaseHTTPRequestHandler):
             state.checked += 1
             if problem:
                 state.failed += 1
-        entry = {"method": self.command, "path": split.path, "query": split.query, "verdict": problem or "ok"}
+        entry = {"method": self.command, "path": split.path, "query": split.query, "range": headers.get("range", ""),
+                 "verdict": problem or "ok"}
         if problem:
             entry["status"] = 403
             self.record(entry)
