@@ -344,18 +344,16 @@ S3Response S3Client::send(const S3Request& request) {
     // A handle whose transfer failed may hold a broken connection: drop it.
     if (!transport_failed) release(std::move(easy));
 
-    const bool worth_retrying = transport_failed ? retryable_transport(state.transport) : retryable_status(response.status);
-    if (!worth_retrying || !request.idempotent || n >= attempts) {
+    const bool worth_retrying =
+        transport_failed ? retryable_transport(state.transport) : retryable_status(response.status);
+    const auto sleep = backoff(retry_, n - 1);
+    const bool out_of_time = Clock::now() + sleep - started > retry_.deadline;
+    if (!worth_retrying || !request.idempotent || n >= attempts || out_of_time) {
       if (!transport_failed) return response;
+      // response.body holds curl's message: no secret, no payload.
       throw Error(ErrorCode::unavailable, std::string("storage: S3 ") + request.method + " " +
                                               (request.object.empty() ? endpoint_.bucket : request.object) + ": " +
-                                              response.body);
-    }
-    const auto sleep = backoff(retry_, n - 1);
-    if (Clock::now() + sleep - started > retry_.deadline) {
-      if (!transport_failed) return response;
-      throw Error(ErrorCode::unavailable, std::string("storage: S3 ") + request.method + ": " + response.body +
-                                              " (no time left to retry)");
+                                              response.body + " (" + std::to_string(n) + " attempts)");
     }
     std::this_thread::sleep_for(sleep);
   }
