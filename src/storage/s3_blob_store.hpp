@@ -87,6 +87,8 @@ class S3BlobStore final : public BlobStore {
   /// std::invalid_argument for an invalid key.
   std::string object_of(Space space, const std::string& key) const;
   const S3Options& options() const noexcept { return options_; }
+  /// Where requests go: path-style on the endpoint, else virtual-host on AWS.
+  const detail::S3Client& client() const noexcept { return client_; }
 
  private:
   class Staging;

@@ -88,6 +88,8 @@ class S3Client {
   S3Response send(const S3Request& request);
 
   const S3Endpoint& endpoint() const noexcept { return endpoint_; }
+  /// The URL a request goes to: path and query already in SigV4's canonical form.
+  std::string url_of(const S3Request& request) const;
   /// Percent-encodes everything but unreserved characters (and '/' when
   /// `keep_slash`), as SigV4 wants in paths and query values.
   static std::string uri_encode(std::string_view text, bool keep_slash);
@@ -96,7 +98,6 @@ class S3Client {
   struct Attempt;
   core::curl::Easy acquire();
   void release(core::curl::Easy easy);
-  std::string url_of(const S3Request& request) const;
   S3Response attempt(CURL* easy, const S3Request& request, std::int64_t resume_from, Attempt& state);
 
   S3Endpoint endpoint_;

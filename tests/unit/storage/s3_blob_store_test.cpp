@@ -445,6 +445,29 @@ TEST(S3Url, ObjectKeysCarryThePrefixAndTheSpace) {
   EXPECT_THROW(S3BlobStore{o}, std::invalid_argument);
 }
 
+TEST(S3Url, AddressesAwsByVirtualHostAndEndpointsByPath) {
+  auto url_of = [](const std::string& store_url, const std::string& object, const std::string& query) {
+    S3Options defaults;
+    defaults.credentials = {"k", "s", ""};
+    defaults.staging_dir = fs::temp_directory_path() / "progimage-s3-addressing";
+    S3BlobStore s(storage::parse_s3_url(store_url, defaults));
+    storage::detail::S3Request r;
+    r.object = object;
+    r.query = query;
+    return s.client().url_of(r);
+  };
+  EXPECT_EQ(url_of("pics?region=eu-west-1", "originals/abcd", ""),
+            "https://pics.s3.eu-west-1.amazonaws.com/originals/abcd");
+  EXPECT_EQ(url_of("pics?region=eu-west-1", "", "list-type=2&max-keys=1"),
+            "https://pics.s3.eu-west-1.amazonaws.com/?list-type=2&max-keys=1");
+  EXPECT_EQ(url_of("pics?region=eu-west-1&path_style=true", "a b/c", "uploads="),
+            "https://s3.eu-west-1.amazonaws.com/pics/a%20b/c?uploads=");
+  EXPECT_EQ(url_of("pics?endpoint=http://127.0.0.1:9000", "originals/abcd", ""),
+            "http://127.0.0.1:9000/pics/originals/abcd");
+  EXPECT_EQ(url_of("pics?endpoint=http://127.0.0.1:9000", "", ""), "http://127.0.0.1:9000/pics");
+  fs::remove_all(fs::temp_directory_path() / "progimage-s3-addressing");
+}
+
 TEST(S3Url, EncodesPathsAsSigV4Wants) {
   using storage::detail::S3Client;
   EXPECT_EQ(S3Client::uri_encode("a b/c~d+e", true), "a%20b/c~d%2Be");
