@@ -15,6 +15,9 @@ test_pkgs=(
   clang-14 libclang-rt-14-dev
   curl procps
   postgresql-15 postgresql-client-15
+  # The S3 store's tests: the AWS CLI reads back what the store wrote, and a
+  # small proxy checks every request's SigV4 signature with botocore.
+  awscli python3-botocore
 )
 # Node.js and npm run the real tus-js-client of the resumable-upload tests
 # (tests/tus). A machine that has them already (Debian's, or a vendor's

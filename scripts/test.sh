@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Debian packages, and tus-js-client from npm
-# into tests/tus), builds, and runs every test tier:
+# Installs what the tests need (Debian packages, and from npm tus-js-client
+# into tests/tus and s3rver into tests/s3), builds, and runs every test tier:
 #   1. unit, contract, corpus and crash tests on the optimised build;
-#   2. the quick contract tests again on the PostgreSQL catalog (a server
-#      the tests start themselves, tests/postgres);
+#   2. the quick contract tests again on the many-machine stack: the
+#      PostgreSQL catalog and S3 storage (a PostgreSQL server and an S3 peer
+#      the tests start themselves, tests/postgres and tests/s3);
 #   3. unit and contract tests again under AddressSanitizer + UBSan;
 #   4. the fuzz targets for a bounded time (clang, libFuzzer).
 # Ends with one line "N passed, N failed".
@@ -14,6 +15,10 @@ scripts/install-deps.sh --test || exit 1
 # The real tus-js-client for the resumable-upload contract tests (tests/tus).
 if ! (cd tests/tus && npm ci --no-audit --no-fund --loglevel=error); then
   echo "npm ci in tests/tus failed: the resumable-upload tests will fail"
+fi
+# s3rver, the S3 server behind the signature-checking proxy of the S3 store's tests (tests/s3).
+if ! (cd tests/s3 && npm ci --no-audit --no-fund --loglevel=error); then
+  echo "npm ci in tests/s3 failed: the S3 blob store tests will fail"
 fi
 jobs=$(nproc)
 logs=$(mktemp -d)
@@ -35,9 +40,12 @@ build() {  # dir, cmake args...
 
 if build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=ON; then
   run_ctest release build/release -j 2
+  # The many-machine stack: every server on its own PostgreSQL database and
+  # its own bucket of the S3 peer.
   export PROGIMAGE_TEST_CATALOG='{postgres}/{name}'
-  run_ctest contract-postgres build/release -L contract -LE slow -j 2
-  unset PROGIMAGE_TEST_CATALOG
+  export PROGIMAGE_TEST_STORAGE='s3://{name}?endpoint={s3}&create_bucket=true'
+  run_ctest contract-postgres-s3 build/release -L contract -LE slow -j 2
+  unset PROGIMAGE_TEST_CATALOG PROGIMAGE_TEST_STORAGE
 else
   failed_steps+=("release build")
 fi

@@ -1,12 +1,15 @@
 #include "app/backends.hpp"
 
+#include <filesystem>
 #include <functional>
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
 
 #include "catalog/postgres_catalog.hpp"
 #include "catalog/sqlite_catalog.hpp"
 #include "storage/file_blob_store.hpp"
+#include "storage/s3_blob_store.hpp"
 
 namespace progimage::app {
 
@@ -36,16 +39,25 @@ const CatalogScheme kCatalogs[] = {
     {"postgres://", "postgres://USER@HOST:PORT/DB", open_postgres},
 };
 
-const Scheme<storage::BlobStore> kBlobStores[] = {
+const Scheme<storage::BlobStore, const core::Config&> kBlobStores[] = {
     {"file://", "file://DIR",
-     [](const std::string& dir) -> std::unique_ptr<storage::BlobStore> {
+     [](const std::string& dir, const core::Config&) -> std::unique_ptr<storage::BlobStore> {
        return std::make_unique<storage::FileBlobStore>(dir);
+     }},
+    {"s3://", "s3://BUCKET?endpoint=URL&region=R&path_style=true&prefix=P&multipart_threshold=16M&create_bucket=true",
+     [](const std::string& rest, const core::Config& cfg) -> std::unique_ptr<storage::BlobStore> {
+       storage::S3Options defaults;
+       defaults.region = cfg.s3_region.empty() ? "us-east-1" : cfg.s3_region;
+       defaults.credentials = {cfg.s3_access_key_id, cfg.s3_secret_access_key, cfg.s3_session_token};
+       // Staging stays on this node's disk, beside its other local state.
+       defaults.staging_dir = std::filesystem::path(cfg.data) / "s3-staging";
+       return std::make_unique<storage::S3BlobStore>(storage::parse_s3_url(rest, std::move(defaults)));
      }},
 };
 
 template <class Backend, std::size_t N, class... Options>
 std::unique_ptr<Backend> open(const Scheme<Backend, Options...> (&schemes)[N], const char* flag,
-                              const std::string& url, Options... options) {
+                              const std::string& url, std::type_identity_t<Options>... options) {
   std::string forms;
   for (const auto& s : schemes) {
     if (url.starts_with(s.prefix)) return s.open(url.substr(s.prefix.size()), options...);
@@ -60,8 +72,8 @@ std::unique_ptr<catalog::Catalog> make_catalog(const std::string& url, bool appl
   return open(kCatalogs, "--catalog", url, apply_migrations);
 }
 
-std::unique_ptr<storage::BlobStore> make_blob_store(const std::string& url) {
-  return open(kBlobStores, "--storage", url);
+std::unique_ptr<storage::BlobStore> make_blob_store(const std::string& url, const core::Config& cfg) {
+  return open(kBlobStores, "--storage", url, cfg);
 }
 
 }  // namespace progimage::app

@@ -51,10 +51,10 @@ std::vector<std::string> catalog_problems(const std::string& url) {
   return problems;
 }
 
-std::vector<std::string> storage_problems(const std::string& url) {
+std::vector<std::string> storage_problems(const std::string& url, const core::Config& cfg) {
   std::unique_ptr<storage::BlobStore> blobs;
   try {
-    blobs = make_blob_store(url);
+    blobs = make_blob_store(url, cfg);
   } catch (const std::invalid_argument&) {
     throw;
   } catch (const std::exception& e) {
@@ -82,7 +82,7 @@ int check(int argc, const char* const* argv) {
   std::vector<std::string> problems;
   try {
     problems = catalog_problems(loaded.config->catalog_url());
-    auto more = storage_problems(loaded.config->storage_url());
+    auto more = storage_problems(loaded.config->storage_url(), *loaded.config);
     problems.insert(problems.end(), more.begin(), more.end());
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "%s\n", e.what());

@@ -134,7 +134,7 @@ service::ResumableOptions resumable_options_of(const core::Config& cfg) {
 int serve(const core::Config& cfg) {
   std::filesystem::create_directories(cfg.data);
   auto catalog = app::make_catalog(cfg.catalog_url());
-  auto blobs = app::make_blob_store(cfg.storage_url());
+  auto blobs = app::make_blob_store(cfg.storage_url(), cfg);
   if (auto swept = blobs->sweep_staging())
     spdlog::info("{{\"msg\":\"removed staging leftovers of an earlier run\",\"files\":{}}}", swept);
 

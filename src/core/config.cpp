@@ -147,8 +147,20 @@ const std::vector<Setting>& settings() {
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.data = v.back(); }},
       {"catalog", "PROGIMAGE_CATALOG", "sqlite://DATA/catalog.db", "catalog URL: sqlite://PATH or postgresql://USER@HOST:PORT/DB[?pool_size=N&...] (libpq URI)", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.catalog = v.back(); }},
-      {"storage", "PROGIMAGE_STORAGE", "file://DATA", "blob storage URL: file://DIR or s3://BUCKET?endpoint=...", false,
+      {"storage", "PROGIMAGE_STORAGE", "file://DATA", "blob storage URL: file://DIR or s3://BUCKET[?endpoint=URL&region=R&path_style=true&prefix=P&multipart_threshold=16M&create_bucket=true] (see src/storage/README.md)",
+       false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.storage = v.back(); }},
+      {"s3-access-key-id", "AWS_ACCESS_KEY_ID", "(none)", "access key id of s3:// storage", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.s3_access_key_id = v.back(); }},
+      {"s3-secret-access-key", "AWS_SECRET_ACCESS_KEY", "(none)", "secret access key of s3:// storage (never logged)",
+       false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.s3_secret_access_key = v.back(); }},
+      {"s3-session-token", "AWS_SESSION_TOKEN", "(none)",
+       "session token of temporary s3:// credentials, sent as x-amz-security-token", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.s3_session_token = v.back(); }},
+      {"s3-region", "AWS_REGION", "AWS_DEFAULT_REGION, else us-east-1",
+       "region of s3:// storage (region= in the URL wins)", false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.s3_region = v.back(); }},
       {"role", "PROGIMAGE_ROLE", "all", "node role: all, api or worker", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
          auto role = parse_node_role(v.back());
@@ -376,6 +388,10 @@ ConfigResult load_config(int argc, const char* const* argv) {
     result.exit_code = 2;
     result.output = std::string(e.what()) + "\nRun 'progimage serve --help' for the settings.";
     return result;
+  }
+  if (cfg.s3_region.empty()) {
+    const char* fallback = std::getenv("AWS_DEFAULT_REGION");
+    cfg.s3_region = fallback && *fallback ? fallback : "us-east-1";
   }
   if (cfg.variants.empty())
     cfg.variants = {{"thumb", "w=100&h=100&fit=cover"}, {"small", "h=240"}, {"medium", "h=720"}};

@@ -43,6 +43,11 @@ struct Config {
   std::string data = "./data";
   std::string catalog;  // empty: sqlite://<data>/catalog.db
   std::string storage;  // empty: file://<data>
+  // Credentials and region of an s3:// storage (the AWS variables by default).
+  std::string s3_access_key_id;
+  std::string s3_secret_access_key;
+  std::string s3_session_token;
+  std::string s3_region;  // empty after loading only when set so; load_config() falls back to AWS_DEFAULT_REGION, us-east-1
   NodeRole node_role = NodeRole::all;
   int workers = 2;
   int job_attempts = 3;                       // attempts per job item before it fails for good

@@ -10,21 +10,10 @@
 #include <stdexcept>
 
 #include "core/error.hpp"
-#include "fetch/curl_handle.hpp"
+#include "core/curl.hpp"
 #include "fetch/url.hpp"
 
 namespace progimage::fetch {
-
-namespace detail {
-
-void ensure_curl_initialised() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("curl_global_init failed");
-  });
-}
-
-}  // namespace detail
 
 namespace {
 
@@ -107,12 +96,12 @@ void set(CURL* easy, CURLoption option, T value) {
 }
 
 std::string host_of(std::string_view url) {
-  detail::Url handle(curl_url());
+  core::curl::Url handle(curl_url());
   char* raw = nullptr;
   if (!handle || curl_url_set(handle.get(), CURLUPART_URL, std::string(url).c_str(), 0) != CURLUE_OK ||
       curl_url_get(handle.get(), CURLUPART_HOST, &raw, 0) != CURLUE_OK)
     return "the upstream host";
-  detail::CurlString owned(raw);
+  core::curl::CurlString owned(raw);
   return raw;
 }
 
@@ -129,9 +118,9 @@ long response_code(CURL* easy) {
 }
 
 /// A handle with everything fetch() and post_json() share.
-detail::Easy make_easy(const std::string& url, Transfer& t, std::chrono::milliseconds connect_timeout,
+core::curl::Easy make_easy(const std::string& url, Transfer& t, std::chrono::milliseconds connect_timeout,
                        std::chrono::milliseconds total_timeout) {
-  detail::Easy easy(curl_easy_init());
+  core::curl::Easy easy(curl_easy_init());
   if (!easy) throw std::bad_alloc();
   CURL* h = easy.get();
   t.easy = h;
@@ -210,7 +199,7 @@ Fetcher::Fetcher(FetchOptions options) : options_(std::move(options)), guard_(op
   if (options_.total_timeout.count() <= 0 || options_.connect_timeout.count() <= 0)
     throw std::invalid_argument("fetch: timeouts must be positive");
   if (options_.max_redirects < 0) throw std::invalid_argument("fetch: max_redirects must not be negative");
-  detail::ensure_curl_initialised();
+  core::curl::ensure_curl_initialised();
 }
 
 FetchResult Fetcher::fetch(const std::string& url, const std::function<void(std::string_view)>& sink) const {
@@ -246,7 +235,7 @@ long Fetcher::post_json(const std::string& url, std::string_view body, const std
                         std::chrono::milliseconds timeout) const {
   const RemoteUrl remote = parse_remote_url(url);
   if (timeout.count() <= 0) timeout = options_.total_timeout;
-  detail::HeaderList list;
+  core::curl::HeaderList list;
   list.append("Content-Type: application/json");
   list.append("Expect:");  // no 100-continue round trip
   for (const auto& [name, value] : headers) {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "core/error.hpp"
-#include "fetch/curl_handle.hpp"
+#include "core/curl.hpp"
 
 namespace progimage::fetch {
 
@@ -16,13 +16,13 @@ using core::ErrorCode;
 std::optional<std::string> get_part(CURLU* url, CURLUPart part) {
   char* raw = nullptr;
   if (curl_url_get(url, part, &raw, 0) != CURLUE_OK) return std::nullopt;
-  detail::CurlString owned(raw);
+  core::curl::CurlString owned(raw);
   return std::string(raw);
 }
 
-detail::Url parse(std::string_view text) {
-  detail::ensure_curl_initialised();
-  detail::Url url(curl_url());
+core::curl::Url parse(std::string_view text) {
+  core::curl::ensure_curl_initialised();
+  core::curl::Url url(curl_url());
   if (!url) throw std::bad_alloc();
   // No flags: no scheme guessing, unknown schemes and spaces refused.
   if (text.find('\0') != std::string_view::npos ||

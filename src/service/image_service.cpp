@@ -67,6 +67,50 @@ Error missing_bytes(const core::ImageRecord& image) {
   return Error(ErrorCode::internal, "the stored bytes of image " + image.id + " are missing");
 }
 
+/// Bytes of a stored blob read from the store in ranged pieces as they are
+/// sent, so that a remote original is never held whole in memory or on disk.
+class RangedBlobStream final : public ByteStream {
+ public:
+  RangedBlobStream(storage::BlobStore& blobs, std::string key, std::uint64_t offset, std::uint64_t length)
+      : blobs_(blobs), key_(std::move(key)), next_(offset), left_(length), length_(length) {}
+
+  std::size_t read(char* data, std::size_t size) override {
+    if (pos_ == piece_.size()) fetch_piece();
+    const std::size_t n = std::min(size, piece_.size() - pos_);
+    std::copy_n(piece_.data() + pos_, n, data);
+    pos_ += n;
+    return n;
+  }
+  std::uint64_t length() const override { return length_; }
+
+ private:
+  // Each piece is one ranged GET: large enough that requests stay few, small
+  // enough that many streams at once stay cheap.
+  static constexpr std::uint64_t kPiece = 2 << 20;
+
+  void fetch_piece() {
+    piece_.clear();
+    pos_ = 0;
+    if (left_ == 0) return;
+    const auto want = std::min(left_, kPiece);
+    const bool found = blobs_.read_range(Space::originals, key_, static_cast<std::int64_t>(next_),
+                                         static_cast<std::int64_t>(want),
+                                         [this](std::string_view bytes) { piece_.append(bytes); });
+    if (!found || piece_.empty()) throw Error(ErrorCode::internal, "the stored bytes of an image are missing");
+    if (piece_.size() > want) piece_.resize(want);
+    next_ += piece_.size();
+    left_ -= piece_.size();
+  }
+
+  storage::BlobStore& blobs_;
+  std::string key_;
+  std::uint64_t next_;
+  std::uint64_t left_;
+  std::uint64_t length_;
+  std::string piece_;
+  std::size_t pos_ = 0;
+};
+
 /// Refuses what an upload link does not take, before anything is decoded further.
 void check_link_terms(const UploadMeta& meta, std::int64_t size, const std::string& format) {
   if (meta.max_bytes > 0 && size > meta.max_bytes)
@@ -314,6 +358,7 @@ Body ImageService::open_original(const core::ImageRecord& image, std::optional<B
   if (!range) {
     if (auto bytes = originals_.get(image.sha256)) return std::move(*bytes);
   }
+  if (!blobs_.is_local()) return stream_original(image, range);
   std::shared_ptr<storage::LocalBlob> blob = blobs_.open(Space::originals, image.sha256);
   if (!blob) throw missing_bytes(image);
   const auto size = static_cast<std::uint64_t>(blob->size());
@@ -326,6 +371,21 @@ Body ImageService::open_original(const core::ImageRecord& image, std::optional<B
   }
   const ByteRange span = range ? *range : ByteRange{0, size - 1};
   return FileSpan{blob->path(), span.first, size == 0 ? 0 : span.length(), blob};
+}
+
+Body ImageService::stream_original(const core::ImageRecord& image, std::optional<ByteRange> range) {
+  const auto stored = blobs_.size_of(Space::originals, image.sha256);
+  if (!stored) throw missing_bytes(image);
+  const auto size = static_cast<std::uint64_t>(*stored);
+  if (!range && size <= kMaxHotOriginal) {
+    auto bytes = blobs_.read(Space::originals, image.sha256);
+    if (!bytes) throw missing_bytes(image);
+    auto shared = std::make_shared<const std::string>(std::move(*bytes));
+    originals_.put(image.sha256, shared, shared->size());
+    return shared;
+  }
+  const ByteRange span = range ? *range : ByteRange{0, size - 1};
+  return std::make_shared<RangedBlobStream>(blobs_, image.sha256, span.first, size == 0 ? 0 : span.length());
 }
 
 // ---- renders -------------------------------------------------------------------

@@ -229,6 +229,9 @@ class ImageService {
   const imaging::Limits& limits() const noexcept { return options_.limits; }
 
  private:
+  /// open_original() for a store whose open() would download: small
+  /// originals whole (and kept hot), the rest streamed in ranged reads.
+  Body stream_original(const core::ImageRecord& image, std::optional<ByteRange> range);
   imaging::Source source_of(const core::ImageRecord& image, const std::filesystem::path& path) const;
   /// What a similar-image search of a stored image looks up: its stored hash
   /// and, from its original, the crop guesses (imaging::similarity_hashes).

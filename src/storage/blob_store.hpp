@@ -4,6 +4,7 @@
 // implementations are chosen by URL scheme in app/.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,18 @@ class BlobStore {
   /// The whole blob in memory, or nullopt when it does not exist.
   virtual std::optional<std::string> read(Space space, const std::string& key) = 0;
   virtual bool exists(Space space, const std::string& key) = 0;
+  /// The blob's size in bytes, or nullopt when it does not exist.
+  virtual std::optional<std::int64_t> size_of(Space space, const std::string& key) = 0;
+  /// Hands the bytes [offset, offset + length) of the blob to `sink`, in
+  /// order and in pieces of any size, without holding the range in memory;
+  /// bytes past the end are not sent. Returns false (sending nothing) when the
+  /// blob does not exist. A failure after some bytes were sent throws.
+  virtual bool read_range(Space space, const std::string& key, std::int64_t offset, std::int64_t length,
+                          const std::function<void(std::string_view)>& sink) = 0;
+  /// True when open() hands out the store's own file at no cost (a local
+  /// disk). False when open() downloads a copy: callers that only send the
+  /// bytes on should use size_of() and read_range() instead.
+  virtual bool is_local() const noexcept = 0;
   /// Removes a blob; removing a missing one is not an error.
   virtual void remove(Space space, const std::string& key) = 0;
   /// Removes staging leftovers of an earlier run; returns how many.

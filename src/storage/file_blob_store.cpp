@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -313,6 +314,37 @@ bool FileBlobStore::exists(Space space, const std::string& key) {
   if (::stat(file.c_str(), &st) == 0) return true;
   if (errno == ENOENT || errno == ENOTDIR) return false;
   throw_io("stat", file, errno);
+}
+
+std::optional<std::int64_t> FileBlobStore::size_of(Space space, const std::string& key) {
+  const fs::path file = path_of(space, key);
+  struct stat st;
+  if (::stat(file.c_str(), &st) == 0) return static_cast<std::int64_t>(st.st_size);
+  if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+  throw_io("stat", file, errno);
+}
+
+bool FileBlobStore::read_range(Space space, const std::string& key, std::int64_t offset, std::int64_t length,
+                               const std::function<void(std::string_view)>& sink) {
+  if (offset < 0 || length < 0) throw std::invalid_argument("storage: negative range");
+  const fs::path file = path_of(space, key);
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return false;
+    throw_io("open", file, errno);
+  }
+  constexpr std::int64_t kPiece = 256 * 1024;
+  std::string buffer(static_cast<std::size_t>(std::min(length, kPiece)), '\0');
+  while (length > 0) {
+    ssize_t n = ::pread(fd.get(), buffer.data(), static_cast<std::size_t>(std::min(length, kPiece)), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_io("read", file, errno);
+    if (n == 0) break;  // past the end
+    sink(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    offset += n;
+    length -= n;
+  }
+  return true;
 }
 
 void FileBlobStore::remove(Space space, const std::string& key) {

@@ -65,6 +65,11 @@ class FileBlobStore final : public BlobStore {
   std::unique_ptr<LocalBlob> open(Space space, const std::string& key) override;
   std::optional<std::string> read(Space space, const std::string& key) override;
   bool exists(Space space, const std::string& key) override;
+  std::optional<std::int64_t> size_of(Space space, const std::string& key) override;
+  /// pread() in pieces of 256 KiB.
+  bool read_range(Space space, const std::string& key, std::int64_t offset, std::int64_t length,
+                  const std::function<void(std::string_view)>& sink) override;
+  bool is_local() const noexcept override { return true; }
   void remove(Space space, const std::string& key) override;
   /// Removes everything in staging/. Call it at start, before any upload: it
   /// does not spare staging files that are in use.

@@ -345,6 +345,15 @@ std::string test_postgres_base() {
   return url.substr(0, url.rfind('/'));
 }
 
+/// "http://127.0.0.1:PORT", the tests' S3 peer (tests/s3, fixture
+/// "backends"), for {s3} in a storage URL.
+std::string test_s3_endpoint() {
+  const char* file = std::getenv("PROGIMAGE_TEST_S3_ENDPOINT_FILE");
+  std::string url = read_file(file && *file ? file : PROGIMAGE_S3_ENDPOINT_FILE);
+  while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
+  return url.empty() ? "http://no-test-s3-peer.invalid" : url;  // the server then says it cannot reach it
+}
+
 /// A name for a database or a bucket: lower-case letters and digits.
 std::string unique_name() {
   static const char* hex = "0123456789abcdef";
@@ -372,6 +381,10 @@ Server::Server(ServerOptions options) : options_(std::move(options)), dir_(make_
                        " names one place for every server; put {dir} or {name} in it (each server needs its own)";
     url = replace_all(replace_all(url, "{dir}", dir_.string()), "{name}", name_);
     if (url.find("{postgres}") != std::string::npos) url = replace_all(url, "{postgres}", test_postgres_base());
+    if (url.find("{s3}") != std::string::npos) {
+      url = replace_all(url, "{s3}", test_s3_endpoint());
+      backend_env_ = {{"AWS_ACCESS_KEY_ID", "S3RVER"}, {"AWS_SECRET_ACCESS_KEY", "S3RVER"}};  // s3rver's fixed keys
+    }
     return url;
   };
   catalog_url_ = backend("PROGIMAGE_TEST_CATALOG", "sqlite://{dir}/data/catalog.db");
@@ -417,7 +430,7 @@ std::optional<fs::path> Server::blob_dir() const {
 std::pair<int, std::string> Server::check() const {
   return run_command({server_binary(), "check", "--data", data_dir().string(), "--catalog", catalog_url_,
                       "--storage", storage_url_},
-                     120s);
+                     120s, backend_env_);
 }
 
 bool Server::spawn() {
@@ -435,7 +448,9 @@ bool Server::spawn() {
                       "--transform-timeout", "60s"});
   }
   plan.args.insert(plan.args.end(), options_.args.begin(), options_.args.end());
-  plan.env = clean_environment(options_.env);
+  auto env = backend_env_;
+  env.insert(env.end(), options_.env.begin(), options_.env.end());
+  plan.env = clean_environment(env);
   fs::path cwd = options_.cwd.empty() ? dir_ : options_.cwd;
   std::error_code ec;
   const auto logged = fs::file_size(dir_ / "logs" / "stdout.log", ec);

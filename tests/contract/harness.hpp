@@ -150,6 +150,7 @@ class Server {
   std::string name_;
   std::string catalog_url_;
   std::string storage_url_;
+  std::vector<std::pair<std::string, std::string>> backend_env_;  // the S3 peer's keys, for {s3}
   std::string backend_error_;  // a test variable without a placeholder: start() fails with it
   int port_ = 0;
   pid_t pid_ = -1;

@@ -98,3 +98,35 @@ TEST(Config, ResumableExpiryIsADuration) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("--resumable-expiry"), std::string::npos) << r.output;
 }
+
+TEST(Config, S3CredentialsAndRegionComeFromFlagsOrTheAwsVariables) {
+  for (const char* v : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+                        "AWS_DEFAULT_REGION"})
+    unsetenv(v);
+  auto plain = load({});
+  ASSERT_TRUE(plain.config) << plain.output;
+  EXPECT_EQ(plain.config->s3_region, "us-east-1");
+  EXPECT_TRUE(plain.config->s3_access_key_id.empty());
+
+  setenv("AWS_ACCESS_KEY_ID", "env-key", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "env-secret", 1);
+  setenv("AWS_SESSION_TOKEN", "env-token", 1);
+  setenv("AWS_DEFAULT_REGION", "eu-north-1", 1);
+  auto from_env = load({});
+  auto flags = load({"--s3-access-key-id", "flag-key", "--s3-secret-access-key", "flag-secret", "--s3-region",
+                     "ap-east-1"});
+  setenv("AWS_REGION", "sa-east-1", 1);
+  auto region = load({});
+  for (const char* v : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+                        "AWS_DEFAULT_REGION"})
+    unsetenv(v);
+  ASSERT_TRUE(from_env.config && flags.config && region.config);
+  EXPECT_EQ(from_env.config->s3_access_key_id, "env-key");
+  EXPECT_EQ(from_env.config->s3_secret_access_key, "env-secret");
+  EXPECT_EQ(from_env.config->s3_session_token, "env-token");
+  EXPECT_EQ(from_env.config->s3_region, "eu-north-1");
+  EXPECT_EQ(flags.config->s3_access_key_id, "flag-key");
+  EXPECT_EQ(flags.config->s3_secret_access_key, "flag-secret");
+  EXPECT_EQ(flags.config->s3_region, "ap-east-1");
+  EXPECT_EQ(region.config->s3_region, "sa-east-1") << "AWS_REGION comes before AWS_DEFAULT_REGION";
+}

@@ -443,3 +443,30 @@ TEST(FileBlobStore, ConcurrentPublishersOfSameAndDifferentKeys) {
             static_cast<std::size_t>(kPerThread / 2 + kThreads * kPerThread / 2));
   EXPECT_EQ(count_files(dir.path() / "staging"), 0u);
 }
+
+namespace {
+
+TEST(FileBlobStore, SizeOfAndReadRange) {
+  TempDir dir;
+  FileBlobStore store(dir.path());
+  std::string bytes(700 * 1024, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 + 7);
+  const std::string key = core::sha256_hex(bytes);
+  store.put(Space::originals, key, bytes);
+
+  EXPECT_EQ(store.size_of(Space::originals, key), static_cast<std::int64_t>(bytes.size()));
+  EXPECT_FALSE(store.size_of(Space::originals, std::string(64, 'a')));
+  const auto size = static_cast<std::int64_t>(bytes.size());
+  for (auto [offset, length] : {std::pair<std::int64_t, std::int64_t>{0, 1}, {5, 300'000}, {0, size},
+                                {size - 3, 10}, {size, 5}}) {
+    std::string got;
+    EXPECT_TRUE(store.read_range(Space::originals, key, offset, length, [&](std::string_view p) { got.append(p); }));
+    EXPECT_TRUE(got == bytes.substr(static_cast<std::size_t>(std::min(offset, size)), static_cast<std::size_t>(length)))
+        << offset << "+" << length << ": " << got.size() << " bytes";
+  }
+  EXPECT_FALSE(store.read_range(Space::originals, std::string(64, 'a'), 0, 1, [](std::string_view) {}));
+  EXPECT_THROW(store.read_range(Space::originals, key, -1, 1, [](std::string_view) {}), std::invalid_argument);
+  EXPECT_TRUE(store.is_local());
+}
+
+}  // namespace

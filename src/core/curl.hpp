@@ -1,14 +1,15 @@
 #pragma once
-// RAII owners for libcurl handles. Internal to the fetch module.
+// RAII owners for libcurl handles, shared by the modules that speak HTTP out
+// (fetch: remote images and callbacks; storage: the S3 blob store).
 #include <curl/curl.h>
 
 #include <memory>
 #include <stdexcept>
 #include <string>
 
-namespace progimage::fetch::detail {
+namespace progimage::core::curl {
 
-/// curl_global_init, once per process, thread-safe.
+/// curl_global_init, once per process, thread-safe. Throws std::runtime_error.
 void ensure_curl_initialised();
 
 struct EasyDeleter {
@@ -45,4 +46,4 @@ struct CurlFree {
 };
 using CurlString = std::unique_ptr<char, CurlFree>;
 
-}  // namespace progimage::fetch::detail
+}  // namespace progimage::core::curl
