@@ -176,6 +176,20 @@ struct ItemOutput {
   JobOutput output;
 };
 
+/// Whom a claim is for: up to `max` items leased to `worker` for `lease_ms`.
+struct ClaimRequest {
+  std::string worker;
+  int max = 1;
+  std::int64_t lease_ms = 60'000;
+};
+
+/// complete_and_claim(): whether the completion was recorded (as
+/// complete_item) and the items claimed with it.
+struct Completion {
+  bool recorded = false;
+  std::vector<ClaimedItem> next;
+};
+
 struct QueueDepth {
   std::int64_t queued = 0;   // waiting, retries included
   std::int64_t running = 0;  // leased
@@ -409,6 +423,11 @@ class Catalog {
   /// worker whose lease was taken over may finish too). True when this call
   /// recorded it. Rolls the job up, and marks a variant ready.
   virtual bool complete_item(std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) = 0;
+  /// complete_item() and then claim_items() for `next`, in one transaction:
+  /// a busy worker's completion and its next claim cost one commit and one
+  /// trip to the catalog, not two.
+  virtual Completion complete_and_claim(std::int64_t item_id, const ItemOutput& output, const ClaimRequest& next,
+                                        std::int64_t now_ms) = 0;
   /// Records a failed attempt by the lease holder: back in the queue until
   /// `retry_at_ms`, or failed for good when nullopt. False when the caller no
   /// longer holds the lease (nothing changes then).

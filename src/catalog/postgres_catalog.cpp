@@ -277,6 +277,63 @@ std::pair<std::string, std::size_t> split_url(const std::string& url) {
 }
 
 
+/// claim_items() inside the caller's transaction.
+std::vector<ClaimedItem> claim_in(Connection& c, const std::string& worker, int max, std::int64_t lease_ms,
+                                std::int64_t now_ms) {
+  if (max <= 0) return {};
+  static const std::string lease =
+      "UPDATE job_items SET status = 'running', attempts = attempts + 1, lease_owner = $2, lease_until = $3,"
+      " lease_token = lease_token + 1 WHERE ";
+  static const std::string returning = " RETURNING " + kClaimedItemColumns + ", next_attempt_at";
+  // Expired leases first: their workers died or stalled.
+  const auto expired = take_expired_leases(c, max, now_ms);
+  std::vector<ClaimedItem> out;
+  if (!expired.empty()) {
+    out = leased_by(c.query(lease + "id = ANY($4::bigint[])" + returning, now_ms, worker, now_ms + lease_ms,
+                            id_array(expired)));
+  }
+  if (static_cast<int>(out.size()) < max) {
+    // Items another transaction is claiming are skipped, not waited for:
+    // any number of workers on any number of nodes claim at once.
+    auto queued = leased_by(c.query(lease +
+                                        "id IN (SELECT id FROM job_items WHERE status = 'queued'"
+                                        " AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $4"
+                                        " FOR UPDATE SKIP LOCKED)" +
+                                        returning,
+                                    now_ms, worker, now_ms + lease_ms,
+                                    static_cast<std::int64_t>(max - static_cast<int>(out.size()))));
+    for (auto& item : queued) out.push_back(std::move(item));
+  }
+  std::map<std::string, JobSpec> specs;
+  for (auto& item : out) {
+    if (item.job_id.empty()) continue;
+    auto it = specs.find(item.job_id);
+    if (it == specs.end()) {
+      c.query("UPDATE jobs SET status = 'running' WHERE id = $1 AND status = 'queued'", item.job_id);
+      auto job = load_job(c, item.job_id);
+      it = specs.emplace(item.job_id, job ? job->spec : JobSpec{}).first;
+    }
+    item.spec = it->second;
+  }
+  return out;
+}
+
+/// complete_item() inside the caller's transaction.
+bool complete_in(Connection& c, std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) {
+  std::optional<std::int64_t> expires;
+  if (!output.output.key.empty()) expires = output.output.expires_at_ms;
+  // Only the first completion counts, whoever holds the lease now.
+  auto item = finished_by(c.query(
+      "UPDATE job_items SET status = 'done', result_image_id = $2, result_key = $3, finished_at = $4,"
+      " lease_owner = NULL, error_code = NULL, error_message = NULL, result_output_key = $5,"
+      " result_format = $6, result_expires_at = $7"
+      " WHERE id = $1 AND status IN ('queued', 'running') RETURNING " + kFinishedItemColumns,
+      item_id, output.image_id, output.derivative_key, now_ms, output.output.key, output.output.format, expires));
+  if (!item) return false;
+  settle_success(c, *item, output.derivative_key, now_ms);
+  return true;
+}
+
 }  // namespace
 
 // ---- setup -------------------------------------------------------------------
@@ -657,61 +714,24 @@ std::optional<JobRecord> PostgresCatalog::cancel_job(const std::string& id, std:
 }
 
 std::vector<ClaimedItem> PostgresCatalog::claim_items(const std::string& worker, int max, std::int64_t lease_ms,
-                                                      std::int64_t now_ms) {
+                                       std::int64_t now_ms) {
   if (max <= 0) return {};
-  return write(Durability::relaxed, [&](Connection& c) {
-    static const std::string lease =
-        "UPDATE job_items SET status = 'running', attempts = attempts + 1, lease_owner = $2, lease_until = $3,"
-        " lease_token = lease_token + 1 WHERE ";
-    static const std::string returning = " RETURNING " + kClaimedItemColumns + ", next_attempt_at";
-    // Expired leases first: their workers died or stalled.
-    const auto expired = take_expired_leases(c, max, now_ms);
-    std::vector<ClaimedItem> out;
-    if (!expired.empty()) {
-      out = leased_by(c.query(lease + "id = ANY($4::bigint[])" + returning, now_ms, worker, now_ms + lease_ms,
-                              id_array(expired)));
-    }
-    if (static_cast<int>(out.size()) < max) {
-      // Items another transaction is claiming are skipped, not waited for:
-      // any number of workers on any number of nodes claim at once.
-      auto queued = leased_by(c.query(lease +
-                                          "id IN (SELECT id FROM job_items WHERE status = 'queued'"
-                                          " AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $4"
-                                          " FOR UPDATE SKIP LOCKED)" +
-                                          returning,
-                                      now_ms, worker, now_ms + lease_ms,
-                                      static_cast<std::int64_t>(max - static_cast<int>(out.size()))));
-      for (auto& item : queued) out.push_back(std::move(item));
-    }
-    std::map<std::string, JobSpec> specs;
-    for (auto& item : out) {
-      if (item.job_id.empty()) continue;
-      auto it = specs.find(item.job_id);
-      if (it == specs.end()) {
-        c.query("UPDATE jobs SET status = 'running' WHERE id = $1 AND status = 'queued'", item.job_id);
-        auto job = load_job(c, item.job_id);
-        it = specs.emplace(item.job_id, job ? job->spec : JobSpec{}).first;
-      }
-      item.spec = it->second;
-    }
-    return out;
-  });
+  return write(Durability::relaxed, [&](Connection& c) { return claim_in(c, worker, max, lease_ms, now_ms); });
 }
 
 bool PostgresCatalog::complete_item(std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) {
+  return write(Durability::relaxed, [&](Connection& c) { return complete_in(c, item_id, output, now_ms); });
+}
+
+Completion PostgresCatalog::complete_and_claim(std::int64_t item_id, const ItemOutput& output, const ClaimRequest& next,
+                                          std::int64_t now_ms) {
+  // One transaction, one commit: the worker's next item comes back with the
+  // acknowledgement of its last.
   return write(Durability::relaxed, [&](Connection& c) {
-    std::optional<std::int64_t> expires;
-    if (!output.output.key.empty()) expires = output.output.expires_at_ms;
-    // Only the first completion counts, whoever holds the lease now.
-    auto item = finished_by(c.query(
-        "UPDATE job_items SET status = 'done', result_image_id = $2, result_key = $3, finished_at = $4,"
-        " lease_owner = NULL, error_code = NULL, error_message = NULL, result_output_key = $5,"
-        " result_format = $6, result_expires_at = $7"
-        " WHERE id = $1 AND status IN ('queued', 'running') RETURNING " + kFinishedItemColumns,
-        item_id, output.image_id, output.derivative_key, now_ms, output.output.key, output.output.format, expires));
-    if (!item) return false;
-    settle_success(c, *item, output.derivative_key, now_ms);
-    return true;
+    Completion done;
+    done.recorded = complete_in(c, item_id, output, now_ms);
+    done.next = claim_in(c, next.worker, next.max, next.lease_ms, now_ms);
+    return done;
   });
 }
 

@@ -77,6 +77,8 @@ class PostgresCatalog final : public Catalog {
   std::vector<ClaimedItem> claim_items(const std::string& worker, int max, std::int64_t lease_ms,
                                        std::int64_t now_ms) override;
   bool complete_item(std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) override;
+  Completion complete_and_claim(std::int64_t item_id, const ItemOutput& output, const ClaimRequest& next,
+                                std::int64_t now_ms) override;
   bool fail_item(std::int64_t item_id, std::int64_t lease_token, const JobError& error,
                  std::optional<std::int64_t> retry_at_ms, std::int64_t now_ms) override;
   int release_leases(const std::string& worker) override;

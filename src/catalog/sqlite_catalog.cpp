@@ -274,6 +274,60 @@ void sync_parent_directory(const std::filesystem::path& file) {
   ::fsync(fd.get());
 }
 
+/// claim_items() inside the caller's transaction.
+std::vector<ClaimedItem> claim_in(Connection& w, const std::string& worker, int max, std::int64_t lease_ms,
+                                std::int64_t now_ms) {
+  if (max <= 0) return {};
+  // Expired leases first: their workers died or stalled.
+  std::vector<std::int64_t> ids = take_expired_leases(w, max, now_ms);
+  if (static_cast<int>(ids.size()) < max) {
+    auto s = w.cached(
+        "SELECT id FROM job_items WHERE status = 'queued' AND next_attempt_at <= ?1"
+        " ORDER BY next_attempt_at, id LIMIT ?2");
+    s->bind(1, now_ms).bind(2, max - static_cast<int>(ids.size()));
+    while (s->step()) ids.push_back(s->int64(0));
+  }
+  std::vector<ClaimedItem> out;
+  for (auto id : ids) {
+    ClaimedItem item;
+    {
+      auto s = w.cached(
+          "UPDATE job_items SET status = 'running', attempts = attempts + 1, lease_owner = ?2,"
+          " lease_until = ?3, lease_token = lease_token + 1 WHERE id = ?1 RETURNING " + kClaimedItemColumns);
+      s->bind(1, id).bind(2, worker).bind(3, now_ms + lease_ms);
+      if (!s->step()) continue;
+      item = read_claimed_item(*s);
+    }
+    if (!item.job_id.empty()) {
+      if (auto job = load_job(w, item.job_id)) item.spec = job->spec;
+      auto s = w.cached("UPDATE jobs SET status = 'running' WHERE id = ?1 AND status = 'queued'");
+      s->bind(1, item.job_id).run();
+    }
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+/// complete_item() inside the caller's transaction.
+bool complete_in(Connection& w, std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) {
+  std::optional<FinishedItem> item;
+  {
+    // Only the first completion counts, whoever holds the lease now.
+    auto s = w.cached(
+        "UPDATE job_items SET status = 'done', result_image_id = ?2, result_key = ?3, finished_at = ?4,"
+        " lease_owner = NULL, error_code = NULL, error_message = NULL, result_output_key = ?5,"
+        " result_format = ?6, result_expires_at = ?7"
+        " WHERE id = ?1 AND status IN ('queued', 'running') RETURNING " + kFinishedItemColumns);
+    s->bind(1, item_id).bind(2, output.image_id).bind(3, output.derivative_key).bind(4, now_ms);
+    s->bind(5, output.output.key).bind(6, output.output.format);
+    if (!output.output.key.empty()) s->bind(7, output.output.expires_at_ms);
+    item = finished_by(*s);
+  }
+  if (!item) return false;
+  settle_success(w, *item, output.derivative_key, now_ms);
+  return true;
+}
+
 }  // namespace
 
 // ---- setup -----------------------------------------------------------------
@@ -698,58 +752,24 @@ std::optional<JobRecord> SqliteCatalog::cancel_job(const std::string& id, std::i
 }
 
 std::vector<ClaimedItem> SqliteCatalog::claim_items(const std::string& worker, int max, std::int64_t lease_ms,
-                                                    std::int64_t now_ms) {
+                                       std::int64_t now_ms) {
   if (max <= 0) return {};
-  return write(Durability::relaxed, [&](Connection& w) {
-    // Expired leases first: their workers died or stalled.
-    std::vector<std::int64_t> ids = take_expired_leases(w, max, now_ms);
-    if (static_cast<int>(ids.size()) < max) {
-      auto s = w.cached(
-          "SELECT id FROM job_items WHERE status = 'queued' AND next_attempt_at <= ?1"
-          " ORDER BY next_attempt_at, id LIMIT ?2");
-      s->bind(1, now_ms).bind(2, max - static_cast<int>(ids.size()));
-      while (s->step()) ids.push_back(s->int64(0));
-    }
-    std::vector<ClaimedItem> out;
-    for (auto id : ids) {
-      ClaimedItem item;
-      {
-        auto s = w.cached(
-            "UPDATE job_items SET status = 'running', attempts = attempts + 1, lease_owner = ?2,"
-            " lease_until = ?3, lease_token = lease_token + 1 WHERE id = ?1 RETURNING " + kClaimedItemColumns);
-        s->bind(1, id).bind(2, worker).bind(3, now_ms + lease_ms);
-        if (!s->step()) continue;
-        item = read_claimed_item(*s);
-      }
-      if (!item.job_id.empty()) {
-        if (auto job = load_job(w, item.job_id)) item.spec = job->spec;
-        auto s = w.cached("UPDATE jobs SET status = 'running' WHERE id = ?1 AND status = 'queued'");
-        s->bind(1, item.job_id).run();
-      }
-      out.push_back(std::move(item));
-    }
-    return out;
-  });
+  return write(Durability::relaxed, [&](Connection& w) { return claim_in(w, worker, max, lease_ms, now_ms); });
 }
 
 bool SqliteCatalog::complete_item(std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) {
+  return write(Durability::relaxed, [&](Connection& w) { return complete_in(w, item_id, output, now_ms); });
+}
+
+Completion SqliteCatalog::complete_and_claim(std::int64_t item_id, const ItemOutput& output, const ClaimRequest& next,
+                                          std::int64_t now_ms) {
+  // One transaction, one commit: the worker's next item comes back with the
+  // acknowledgement of its last.
   return write(Durability::relaxed, [&](Connection& w) {
-    std::optional<FinishedItem> item;
-    {
-      // Only the first completion counts, whoever holds the lease now.
-      auto s = w.cached(
-          "UPDATE job_items SET status = 'done', result_image_id = ?2, result_key = ?3, finished_at = ?4,"
-          " lease_owner = NULL, error_code = NULL, error_message = NULL, result_output_key = ?5,"
-          " result_format = ?6, result_expires_at = ?7"
-          " WHERE id = ?1 AND status IN ('queued', 'running') RETURNING " + kFinishedItemColumns);
-      s->bind(1, item_id).bind(2, output.image_id).bind(3, output.derivative_key).bind(4, now_ms);
-      s->bind(5, output.output.key).bind(6, output.output.format);
-      if (!output.output.key.empty()) s->bind(7, output.output.expires_at_ms);
-      item = finished_by(*s);
-    }
-    if (!item) return false;
-    settle_success(w, *item, output.derivative_key, now_ms);
-    return true;
+    Completion done;
+    done.recorded = complete_in(w, item_id, output, now_ms);
+    done.next = claim_in(w, next.worker, next.max, next.lease_ms, now_ms);
+    return done;
   });
 }
 

@@ -51,7 +51,7 @@ WorkerPool::WorkerPool(WorkerOptions options, catalog::Catalog& queue, service::
 WorkerPool::~WorkerPool() { stop(); }
 
 void WorkerPool::start() {
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this, i] { work(i); });
+  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { work(); });
   threads_.emplace_back([this] { deliver_callbacks(); });
   spdlog::info("{{\"msg\":\"job workers started\",\"workers\":{},\"node\":\"{}\"}}", options_.threads, node_id_);
 }
@@ -70,7 +70,22 @@ void WorkerPool::stop() {
   cv_.notify_all();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  release_leases();
   spdlog::info("{{\"msg\":\"job workers stopped\",\"node\":\"{}\"}}", node_id_);
+}
+
+void WorkerPool::release_leases() {
+  // Items claimed but not started, and any a worker stopped before: the
+  // node's leases, all in one call once no worker runs.
+  try {
+    if (int n = catalog_.release_leases(node_id_))
+      spdlog::info("{{\"msg\":\"released job leases\",\"node\":\"{}\",\"items\":{}}}", node_id_, n);
+  } catch (const std::exception& e) {
+    // The leases then expire on their own.
+    spdlog::warn("{{\"msg\":\"cannot release job leases\",\"error\":{}}}", boost::json::serialize(boost::json::string(e.what())));
+  }
+  std::lock_guard lock(mu_);
+  ready_.clear();
 }
 
 void WorkerPool::idle(std::chrono::milliseconds d) {
@@ -79,37 +94,76 @@ void WorkerPool::idle(std::chrono::milliseconds d) {
   cv_.wait_for(lock, d, [&] { return stopping_.load() || wakeups_ != seen; });
 }
 
-void WorkerPool::work(int index) {
-  const std::string worker = node_id_ + ":" + std::to_string(index);
+void WorkerPool::work() {
+  std::optional<catalog::ClaimedItem> item;
   while (!stopping_.load()) {
-    std::vector<catalog::ClaimedItem> items;
-    try {
-      items = catalog_.claim_items(worker, 1, options_.lease.count(), core::unix_now_ms());
-    } catch (const std::exception& e) {
-      spdlog::warn("{{\"msg\":\"cannot claim job items\",\"error\":{}}}", boost::json::serialize(boost::json::string(e.what())));
-      idle(options_.idle_poll);
-      continue;
+    if (!item) item = next_item();
+    if (!item) continue;
+    auto next = process(*item);
+    if (!next) {
+      std::lock_guard lock(mu_);
+      --busy_;
     }
-    if (items.empty()) {
-      idle(options_.idle_poll);
-      continue;
-    }
-    for (const auto& item : items) {
-      if (stopping_.load()) break;  // the rest is given back below
-      process(item);
-    }
-  }
-  try {
-    if (int n = catalog_.release_leases(worker))
-      spdlog::info("{{\"msg\":\"released job leases\",\"worker\":\"{}\",\"items\":{}}}", worker, n);
-  } catch (const std::exception& e) {
-    // The leases then expire on their own.
-    spdlog::warn("{{\"msg\":\"cannot release job leases\",\"error\":{}}}", boost::json::serialize(boost::json::string(e.what())));
+    item = std::move(next);
   }
   imaging::thread_shutdown();
 }
 
-void WorkerPool::process(const catalog::ClaimedItem& item) {
+std::optional<catalog::ClaimedItem> WorkerPool::next_item() {
+  std::unique_lock lock(mu_);
+  while (!stopping_.load()) {
+    if (!ready_.empty()) {
+      auto item = std::move(ready_.front());
+      ready_.pop_front();
+      ++busy_;
+      return item;
+    }
+    if (claiming_) {
+      cv_.wait(lock);  // the claiming worker hands out what it gets
+      continue;
+    }
+    if (wakeups_ == empty_at_wakeup_ && std::chrono::steady_clock::now() < empty_until_) {
+      // The queue was empty a moment ago and nothing was queued since:
+      // wait for a wake-up or the next poll instead of asking again.
+      const auto seen = wakeups_;
+      cv_.wait_until(lock, empty_until_,
+                     [&] { return stopping_.load() || wakeups_ != seen || !ready_.empty(); });
+      continue;
+    }
+    // One claim for every worker without an item: a small batch in one trip.
+    claiming_ = true;
+    const int wanted = options_.threads - busy_;
+    const auto seen = wakeups_;
+    lock.unlock();
+    auto items = claim(wanted);
+    lock.lock();
+    claiming_ = false;
+    if (items.empty()) {
+      empty_at_wakeup_ = seen;
+      empty_until_ = std::chrono::steady_clock::now() + options_.idle_poll;
+    }
+    for (auto& item : items) ready_.push_back(std::move(item));
+    cv_.notify_all();
+  }
+  return std::nullopt;
+}
+
+std::vector<catalog::ClaimedItem> WorkerPool::claim(int max) {
+  try {
+    return catalog_.claim_items(node_id_, max, options_.lease.count(), core::unix_now_ms());
+  } catch (const std::exception& e) {
+    spdlog::warn("{{\"msg\":\"cannot claim job items\",\"error\":{}}}", boost::json::serialize(boost::json::string(e.what())));
+    return {};
+  }
+}
+
+int WorkerPool::wanted_with_completion() {
+  // Claimed items nobody has taken yet come first; a stopping pool takes none.
+  std::lock_guard lock(mu_);
+  return stopping_.load() || !ready_.empty() ? 0 : 1;
+}
+
+std::optional<catalog::ClaimedItem> WorkerPool::process(const catalog::ClaimedItem& item) {
   std::optional<catalog::JobError> error;
   catalog::ItemOutput output;
   try {
@@ -122,29 +176,40 @@ void WorkerPool::process(const catalog::ClaimedItem& item) {
     spdlog::error("{{\"msg\":\"job item failed\",\"item\":{},\"error\":{}}}", item.id,
                   boost::json::serialize(boost::json::string(e.what())));
   }
-  const auto now = core::unix_now_ms();
   try {
-    if (!error) {
-      if (catalog_.complete_item(item.id, output, now)) counters_.done.fetch_add(1);
-      else counters_.duplicates.fetch_add(1);  // someone else recorded it first
-      return;
-    }
-    std::optional<std::int64_t> retry_at;
-    if (item.attempts < item.max_attempts)
-      retry_at = now + backoff_after(item.attempts, options_.backoff, options_.backoff_cap).count();
-    if (catalog_.fail_item(item.id, item.lease_token, *error, retry_at, now)) {
-      if (retry_at) counters_.retried.fetch_add(1);
-      else counters_.failed.fetch_add(1);
-    }
-    spdlog::info("{{\"msg\":\"job item attempt failed\",\"item\":{},\"job\":\"{}\",\"attempt\":{},\"code\":\"{}\","
-                 "\"error\":{},\"retry\":{}}}",
-                 item.id, item.job_id, item.attempts, error->code,
-                 boost::json::serialize(boost::json::string(error->message)), retry_at.has_value());
+    if (!error) return complete(item, output);
+    record_failure(item, *error);
   } catch (const std::exception& e) {
     // The lease expires and another attempt records the result.
     spdlog::warn("{{\"msg\":\"cannot record a job item\",\"item\":{},\"error\":{}}}", item.id,
                  boost::json::serialize(boost::json::string(e.what())));
   }
+  return std::nullopt;
+}
+
+std::optional<catalog::ClaimedItem> WorkerPool::complete(const catalog::ClaimedItem& item,
+                                                         const catalog::ItemOutput& output) {
+  const catalog::ClaimRequest next{node_id_, wanted_with_completion(), options_.lease.count()};
+  auto done = catalog_.complete_and_claim(item.id, output, next, core::unix_now_ms());
+  if (done.recorded) counters_.done.fetch_add(1);
+  else counters_.duplicates.fetch_add(1);  // someone else recorded it first
+  if (done.next.empty()) return std::nullopt;
+  return std::move(done.next.front());
+}
+
+void WorkerPool::record_failure(const catalog::ClaimedItem& item, const catalog::JobError& error) {
+  const auto now = core::unix_now_ms();
+  std::optional<std::int64_t> retry_at;
+  if (item.attempts < item.max_attempts)
+    retry_at = now + backoff_after(item.attempts, options_.backoff, options_.backoff_cap).count();
+  if (catalog_.fail_item(item.id, item.lease_token, error, retry_at, now)) {
+    if (retry_at) counters_.retried.fetch_add(1);
+    else counters_.failed.fetch_add(1);
+  }
+  spdlog::info("{{\"msg\":\"job item attempt failed\",\"item\":{},\"job\":\"{}\",\"attempt\":{},\"code\":\"{}\","
+               "\"error\":{},\"retry\":{}}}",
+               item.id, item.job_id, item.attempts, error.code,
+               boost::json::serialize(boost::json::string(error.message)), retry_at.has_value());
 }
 
 catalog::ItemOutput WorkerPool::execute(const catalog::ClaimedItem& item) {

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,19 +68,33 @@ class WorkerPool {
   void start();
   /// Wakes idle workers: new items were queued.
   void notify();
-  /// Lets each worker finish the item it is running, gives back its other
-  /// leases, and joins the threads.
+  /// Lets each worker finish the item it is running, joins the threads, and
+  /// gives back the node's other leases.
   void stop();
 
   const JobCounters& counters() const noexcept { return counters_; }
   const std::string& node_id() const noexcept { return node_id_; }
 
  private:
-  void work(int index);
+  /// A worker thread: runs items until the pool stops, each completion
+  /// bringing the next item with it while the queue has work.
+  void work();
+  /// An item claimed for this worker, or nullopt when the pool stops. One
+  /// worker at a time claims, for every worker without an item.
+  std::optional<catalog::ClaimedItem> next_item();
+  std::vector<catalog::ClaimedItem> claim(int max);
+  /// How many items to claim with a completion: one, unless claimed items wait.
+  int wanted_with_completion();
+  /// Runs the item and records its outcome; the next item when it came with
+  /// the completion.
+  std::optional<catalog::ClaimedItem> process(const catalog::ClaimedItem& item);
+  std::optional<catalog::ClaimedItem> complete(const catalog::ClaimedItem& item, const catalog::ItemOutput& output);
+  void record_failure(const catalog::ClaimedItem& item, const catalog::JobError& error);
+  /// Gives back the node's leases (stop(), after the workers have gone).
+  void release_leases();
   /// The background thread: delivers due callbacks and sweeps expired outputs.
   void deliver_callbacks();
   void sweep_outputs();
-  void process(const catalog::ClaimedItem& item);
   catalog::ItemOutput execute(const catalog::ClaimedItem& item);
   catalog::ItemOutput run_variant(const catalog::ClaimedItem& item);
   catalog::ItemOutput run_stored(const catalog::ClaimedItem& item);
@@ -98,6 +114,14 @@ class WorkerPool {
   std::mutex mu_;
   std::condition_variable cv_;
   std::uint64_t wakeups_ = 0;
+  // Claims (under mu_): items claimed for workers that have none yet, how
+  // many workers hold an item, whether one is claiming, and when the queue
+  // was last found empty (at which wake-up, and until the next poll).
+  std::deque<catalog::ClaimedItem> ready_;
+  int busy_ = 0;
+  bool claiming_ = false;
+  std::uint64_t empty_at_wakeup_ = ~std::uint64_t{0};
+  std::chrono::steady_clock::time_point empty_until_{};
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
 };

@@ -233,6 +233,66 @@ TYPED_TEST(JobQueueTest, ConcurrentClaimersNeverShareAnItem) {
   EXPECT_EQ(std::set<std::int64_t>(claimed.begin(), claimed.end()).size(), 400u);
 }
 
+TYPED_TEST(JobQueueTest, CompletionBringsTheNextClaimInTheSameTransaction) {
+  Catalog& c = this->catalog();
+  auto id = this->make_job(3);
+  auto first = c.claim_items("node-a", 1, kLease, kNow);
+  ASSERT_EQ(first.size(), 1u);
+  auto done = c.complete_and_claim(first[0].id, {"", "k0"}, {"node-a", 1, kLease}, kNow);
+  EXPECT_TRUE(done.recorded);
+  ASSERT_EQ(done.next.size(), 1u);
+  EXPECT_NE(done.next[0].id, first[0].id);
+  EXPECT_EQ(done.next[0].attempts, 1);
+  EXPECT_EQ(done.next[0].spec.params, "w=300") << "a claim with a completion carries its job's spec too";
+  EXPECT_EQ(c.get_job(id)->done, 1);
+  // A completion recorded already is not recorded again, and claims nothing
+  // when asked for nothing.
+  auto again = c.complete_and_claim(first[0].id, {"", "other"}, {"node-a", 0, kLease}, kNow);
+  EXPECT_FALSE(again.recorded);
+  EXPECT_TRUE(again.next.empty());
+  // The claimed item is leased like any other: nobody else gets it...
+  auto rest = c.claim_items("node-b", 5, kLease, kNow);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_NE(rest[0].id, done.next[0].id);
+  // ...and the last completion finds the queue empty and finishes the job.
+  EXPECT_TRUE(c.complete_item(rest[0].id, {"", "k2"}, kNow));
+  auto last = c.complete_and_claim(done.next[0].id, {"", "k1"}, {"node-a", 1, kLease}, kNow);
+  EXPECT_TRUE(last.recorded);
+  EXPECT_TRUE(last.next.empty());
+  EXPECT_EQ(c.get_job(id)->status, JobStatus::completed);
+  EXPECT_EQ(c.job_results(id, "", 10).results.size(), 3u);
+}
+
+TYPED_TEST(JobQueueTest, WorkersChainingCompletionsAndClaimsShareNoItem) {
+  Catalog& c = this->catalog();
+  auto id = this->make_job(300);
+  std::mutex mu;
+  std::multiset<std::int64_t> claimed;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string worker = "node-" + std::to_string(t);
+      auto items = c.claim_items(worker, 2, kLease, kNow);
+      while (!items.empty()) {
+        auto item = items.back();
+        items.pop_back();
+        {
+          std::lock_guard lock(mu);
+          claimed.insert(item.id);
+        }
+        auto done = c.complete_and_claim(item.id, {"", "k"}, {worker, items.empty() ? 1 : 0, kLease}, kNow);
+        EXPECT_TRUE(done.recorded);
+        for (auto& next : done.next) items.push_back(std::move(next));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(claimed.size(), 300u);
+  EXPECT_EQ(std::set<std::int64_t>(claimed.begin(), claimed.end()).size(), 300u);
+  EXPECT_EQ(c.get_job(id)->done, 300);
+  EXPECT_EQ(c.get_job(id)->status, JobStatus::completed);
+}
+
 TYPED_TEST(JobQueueTest, CallbackIsDueOnceFinishedAndDeliveredOnce) {
   Catalog& c = this->catalog();
   auto id = this->make_job(1, 3, "http://127.0.0.1:9/hook");
