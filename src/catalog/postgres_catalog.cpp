@@ -729,8 +729,9 @@ Completion PostgresCatalog::complete_and_claim(std::int64_t item_id, const ItemO
   // acknowledgement of its last.
   return write(Durability::relaxed, [&](Connection& c) {
     Completion done;
-    done.recorded = complete_in(c, item_id, output, now_ms);
+    // The claim first: completing takes the job's row lock, held to commit.
     done.next = claim_in(c, next.worker, next.max, next.lease_ms, now_ms);
+    done.recorded = complete_in(c, item_id, output, now_ms);
     return done;
   });
 }

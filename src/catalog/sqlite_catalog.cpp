@@ -767,8 +767,9 @@ Completion SqliteCatalog::complete_and_claim(std::int64_t item_id, const ItemOut
   // acknowledgement of its last.
   return write(Durability::relaxed, [&](Connection& w) {
     Completion done;
-    done.recorded = complete_in(w, item_id, output, now_ms);
+    // The claim first: completing takes the job's row lock, held to commit.
     done.next = claim_in(w, next.worker, next.max, next.lease_ms, now_ms);
+    done.recorded = complete_in(w, item_id, output, now_ms);
     return done;
   });
 }

@@ -7,7 +7,8 @@
 #   server.sh stop DIR    stops that server by its process id, removes its files
 # As root, the server runs as the "postgres" user (it refuses root), in a
 # directory under /tmp that it can reach whatever DIR's parents allow. Made
-# for tests, not for data: fsync is off.
+# for tests, not for data: fsync is off unless PROGIMAGE_POSTGRES_OPTIONS
+# (server options appended, e.g. "-c fsync=on" for a benchmark) says otherwise.
 set -euo pipefail
 cmd=${1:?start or stop}
 dir=${2:?directory}
@@ -51,7 +52,7 @@ start() {
     port=$((20000 + RANDOM % 40000))
     if as_owner "$bin/pg_ctl" -D "$home/data" -l "$home/server.log" -w -t 30 \
         -o "-c listen_addresses=127.0.0.1 -p $port -k $home -c fsync=off -c synchronous_commit=off \
-            -c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB" start >/dev/null; then
+            -c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB ${PROGIMAGE_POSTGRES_OPTIONS:-}" start >/dev/null; then
       head -1 "$home/data/postmaster.pid" >"$dir/pid"
       echo "postgresql://postgres@127.0.0.1:$port/postgres" >"$dir/url"
       echo "PostgreSQL $(cat "$dir/pid") on 127.0.0.1:$port"
