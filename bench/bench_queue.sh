@@ -38,4 +38,4 @@ echo "| catalog | workers | completion + next claim in one transaction (items/s)
 echo "|---|---|---|---|---|"
 awk -F'\t' '{k = $1 "\t" $2; if ($4 + 0 > best[k, $3] + 0) best[k, $3] = $4 + 0; keys[k] = 1}
   END {for (k in keys) {split(k, p, "\t"); c = best[k, "chained"]; s = best[k, "separate"];
-       printf "| %s | %s | %.0f | %.0f | %.2f |\n", p[1], p[2], c, s, s > 0 ? c / s : 0}}' "$work/rates.tsv" | sort
+       printf "| %s | %s | %.0f | %.0f | %.2f |\n", p[1], p[2], c, s, (s > 0 ? c / s : 0)}}' "$work/rates.tsv" | sort
