@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Scaling out (issue 12): bulk-job throughput of one worker node pinned to one
+# core (taskset) against two nodes, each pinned to a core of its own, sharing
+# one PostgreSQL catalog (a durable server of this run's own) and one blob
+# store. Goal: two nodes >= 1.8 x one.
+#   bench/bench_scaling.sh [items, default 400] [rounds, default 2]   (BUILD_DIR, default build/bench)
+# Items are N x (1920x1080 JPEG -> w=300 WebP) of one stored image with the
+# derivative cache off, as in bench_jobs.sh, so every item decodes, resizes
+# and encodes. PostgreSQL is not pinned: with one node it has the other core
+# to itself, with two it shares both, so the ratio is a lower bound of what
+# a node on a machine of its own would add. Prints a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-400}
+rounds=${2:-2}
+build=${BUILD_DIR:-build/bench}
+if [[ ! -x $build/src/app/progimage ]]; then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=OFF -DPROGIMAGE_BENCH=ON >/dev/null
+fi
+cmake --build "$build" --target progimage >/dev/null
+
+work=$(mktemp -d /tmp/progimage-bench-scaling.XXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  tests/postgres/server.sh stop "$work/pg" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+PROGIMAGE_POSTGRES_OPTIONS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on" \
+  tests/postgres/server.sh start "$work/pg" >/dev/null
+pg=$(cat "$work/pg/url")
+psql -X -q -v ON_ERROR_STOP=1 "$pg" -c "CREATE DATABASE scaling"
+catalog="${pg%/*}/scaling"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_node NAME CORE ROLE: a node pinned to CORE; prints its port.
+start_node() {
+  local name=$1 core=$2 role=$3 port
+  port=$(free_port)
+  taskset -c "$core" "$build/src/app/progimage" serve --listen "127.0.0.1:$port" --data "$work/$name" \
+    --catalog "$catalog" --storage "file://$work/blobs" --role "$role" --workers 2 \
+    --cache-bytes 0 --log-level warn >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  echo "$port"
+}
+
+queue_empty() {
+  curl -sf "http://127.0.0.1:$1/metrics" | awk '/^progimage_job_queue_items/ {s += $2} END {exit !(s == 0)}'
+}
+
+a=$(start_node a 0 all)
+vips thumbnail tests/corpus/exif-orientation/Landscape_1.jpg "$work/hd.jpg[Q=85]" 1920 --height 1080 --size force >/dev/null
+id=$(curl -sf --data-binary @"$work/hd.jpg" -H 'Content-Type: image/jpeg' "http://127.0.0.1:$a/v1/images" |
+  python3 -c 'import sys, json; print(json.load(sys.stdin)["id"])')
+for _ in $(seq 300); do queue_empty "$a" && break; sleep 0.1; done
+python3 -c "import json, sys; print(json.dumps({'sources': [sys.argv[1]] * int(sys.argv[2]), 'params': 'w=300', 'format': 'webp'}))" \
+  "$id" "$n" >"$work/job.json"
+
+job_rate() { python3 bench/run_job.py "$a" "$work/job.json" | awk '{print $1}'; }
+
+one=()
+for _ in $(seq "$rounds"); do one+=("$(job_rate)"); done
+start_node b 1 worker >/dev/null
+two=()
+for _ in $(seq "$rounds"); do two+=("$(job_rate)"); done
+
+best() { printf '%s\n' "$@" | sort -g | tail -1; }
+one_best=$(best "${one[@]}")
+two_best=$(best "${two[@]}")
+ratio=$(python3 -c "print(f'{$two_best / $one_best:.2f}')")
+echo "| $n x 1920x1080 JPEG -> w=300 WebP, PostgreSQL catalog | items/s: best (each of ${rounds} rounds) | vs one node |"
+echo "|---|---|---|"
+echo "| one node on core 0 (2 workers) | $one_best (${one[*]}) | 1.00 |"
+echo "| two nodes, cores 0 and 1 (2 workers each) | $two_best (${two[*]}) | $ratio |"
