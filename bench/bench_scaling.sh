@@ -36,7 +36,7 @@ catalog="${pg%/*}/scaling"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_node NAME CORE ROLE: a node pinned to CORE; prints its port.
+# start_node NAME CORE ROLE: a node pinned to CORE; sets node_port (no subshell: its pid must reach pids).
 start_node() {
   local name=$1 core=$2 role=$3 port
   port=$(free_port)
@@ -45,14 +45,15 @@ start_node() {
     --cache-bytes 0 --log-level warn >"$work/$name.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-  echo "$port"
+  node_port=$port
 }
 
 queue_empty() {
   curl -sf "http://127.0.0.1:$1/metrics" | awk '/^progimage_job_queue_items/ {s += $2} END {exit !(s == 0)}'
 }
 
-a=$(start_node a 0 all)
+start_node a 0 all
+a=$node_port
 vips thumbnail tests/corpus/exif-orientation/Landscape_1.jpg "$work/hd.jpg[Q=85]" 1920 --height 1080 --size force >/dev/null
 id=$(curl -sf --data-binary @"$work/hd.jpg" -H 'Content-Type: image/jpeg' "http://127.0.0.1:$a/v1/images" |
   python3 -c 'import sys, json; print(json.load(sys.stdin)["id"])')
@@ -64,7 +65,7 @@ job_rate() { python3 bench/run_job.py "$a" "$work/job.json" | awk '{print $1}'; 
 
 one=()
 for _ in $(seq "$rounds"); do one+=("$(job_rate)"); done
-start_node b 1 worker >/dev/null
+start_node b 1 worker
 two=()
 for _ in $(seq "$rounds"); do two+=("$(job_rate)"); done
 

@@ -2,7 +2,8 @@
 # The S3 test peer as a long-lived pair of processes, for a whole test run
 # (CTest fixture "s3"): s3rver on a free loopback port behind sigv4_proxy.py,
 # which checks every request's SigV4 signature with botocore.
-#   server.sh start DIR   writes DIR/endpoint (the proxy's URL), DIR/pids
+#   server.sh start DIR   writes DIR/endpoint (the proxy's URL), DIR/s3rver_endpoint
+#                         (s3rver's own, for benchmarks), DIR/pids
 #   server.sh stop DIR    stops both by their process ids, removes their files
 # Buckets are made by whoever uses the peer (s3://NAME?create_bucket=true).
 # The access key and secret are s3rver's fixed S3RVER / S3RVER.
@@ -45,6 +46,7 @@ start() {
   echo "$proxy" >>"$dir/pids"
   proxyport=$(port_from "$dir/proxy.log" "sigv4 proxy listening on 127.0.0.1:" "$proxy")
   echo "http://127.0.0.1:$proxyport" >"$dir/endpoint"
+  echo "http://127.0.0.1:$s3port" >"$dir/s3rver_endpoint"
   echo "s3rver $s3rver on 127.0.0.1:$s3port behind the SigV4 proxy $proxy on 127.0.0.1:$proxyport"
 }
 
