@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/unique_fd.hpp"
 #include "core/id.hpp"
+#include "storage/local_staging.hpp"
 
 namespace progimage::storage {
 
@@ -50,17 +51,6 @@ using core::UniqueFd;
 
 /// The exception for a failed system call; a full disk is `unavailable` (503:
 /// retry later), anything else `internal`.
-[[noreturn]] void throw_io(std::string_view op, const fs::path& path, int err) {
-  auto code = (err == ENOSPC || err == EDQUOT) ? core::ErrorCode::unavailable : core::ErrorCode::internal;
-  std::string msg = "storage: ";
-  msg += op;
-  msg += ' ';
-  msg += path.filename().string();
-  msg += ": ";
-  msg += std::strerror(err);
-  throw core::Error(code, std::move(msg));
-}
-
 const char* space_dir(Space space) {
   switch (space) {
     case Space::originals: return "originals";
@@ -105,41 +95,17 @@ namespace {
 /// A staging file of one FileBlobStore. States: open (writable) → published
 /// (renamed into place or dropped as a duplicate), or broken after a failed
 /// write (never publishable: it may hold partial bytes).
-class FileStagingFile final : public StagingFile {
+class FileStagingFile final : public LocalStagingFile {
  public:
   FileStagingFile(const FileBlobStore* owner, FileOps& ops, fs::path path, UniqueFd fd)
-      : owner_(owner), ops_(ops), path_(std::move(path)), fd_(std::move(fd)) {}
+      : LocalStagingFile(std::move(path), std::move(fd)), owner_(owner), ops_(ops) {}
 
   ~FileStagingFile() override {
     fd_.reset();
     if (!published_) ops_.unlink(path_.c_str());
   }
 
-  void write(const void* data, std::size_t size) override {
-    if (published_) throw std::logic_error("storage: write to a published staging file");
-    if (broken_) throw std::logic_error("storage: write to a failed staging file");
-    auto* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = ops_.write(fd_.get(), p, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        int err = n < 0 ? errno : EIO;
-        broken_ = true;
-        throw_io("write", path_, err);
-      }
-      p += n;
-      size -= static_cast<std::size_t>(n);
-      size_ += n;
-    }
-  }
-
-  std::int64_t size() const override { return size_; }
-  const fs::path& path() const override { return path_; }
-
   const FileBlobStore* owner() const { return owner_; }
-  int fd() const { return fd_.get(); }
-  bool published() const { return published_; }
-  bool broken() const { return broken_; }
 
   /// The bytes are now under `target` (renamed there, or already present).
   void mark_published(fs::path target) {
@@ -156,13 +122,10 @@ class FileStagingFile final : public StagingFile {
   }
 
  private:
+  ssize_t write_some(int fd, const void* data, std::size_t size) override { return ops_.write(fd, data, size); }
+
   const FileBlobStore* owner_;
   FileOps& ops_;
-  fs::path path_;
-  UniqueFd fd_;
-  std::int64_t size_ = 0;
-  bool published_ = false;
-  bool broken_ = false;
 };
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "core/id.hpp"
 #include "core/unique_fd.hpp"
 #include "storage/file_blob_store.hpp"  // is_valid_key
+#include "storage/local_staging.hpp"
 
 namespace progimage::storage {
 
@@ -233,49 +234,20 @@ S3Options parse_s3_url(std::string_view rest, S3Options o) {
 
 /// A local staging file of one S3BlobStore: written here, then streamed up by
 /// publish(). The local copy stays readable until this object dies.
-class S3BlobStore::Staging final : public StagingFile {
+class S3BlobStore::Staging final : public LocalStagingFile {
  public:
   Staging(const S3BlobStore* owner, fs::path path, UniqueFd fd)
-      : owner_(owner), path_(std::move(path)), fd_(std::move(fd)) {}
+      : LocalStagingFile(std::move(path), std::move(fd)), owner_(owner) {}
   ~Staging() override {
     fd_.reset();
     ::unlink(path_.c_str());
   }
 
-  void write(const void* data, std::size_t size) override {
-    if (published_) throw std::logic_error("storage: write to a published staging file");
-    if (broken_) throw std::logic_error("storage: write to a failed staging file");
-    auto* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = ::write(fd_.get(), p, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        const int err = n < 0 ? errno : EIO;
-        broken_ = true;
-        throw Error(err == ENOSPC || err == EDQUOT ? ErrorCode::unavailable : ErrorCode::internal,
-                    std::string("storage: write staging file: ") + std::strerror(err));
-      }
-      p += n;
-      size -= static_cast<std::size_t>(n);
-      size_ += n;
-    }
-  }
-  std::int64_t size() const override { return size_; }
-  const fs::path& path() const override { return path_; }
-
   const S3BlobStore* owner() const { return owner_; }
-  int fd() const { return fd_.get(); }
-  bool published() const { return published_; }
-  bool broken() const { return broken_; }
   void mark_published() { published_ = true; }
 
  private:
   const S3BlobStore* owner_;
-  fs::path path_;
-  UniqueFd fd_;
-  std::int64_t size_ = 0;
-  bool published_ = false;
-  bool broken_ = false;
 };
 
 // ---- S3BlobStore -----------------------------------------------------------
