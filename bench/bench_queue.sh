@@ -17,21 +17,13 @@ if [[ ! -x $build/bench/job_queue ]]; then
 fi
 cmake --build "$build" --target job_queue >/dev/null
 
-work=$(mktemp -d /tmp/progimage-bench-queue.XXXX)
-cleanup() {
-  tests/postgres/server.sh stop "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-PROGIMAGE_POSTGRES_OPTIONS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on" \
-  tests/postgres/server.sh start "$work/pg" >/dev/null
-pg=$(cat "$work/pg/url")
+source bench/peers.sh queue
+start_postgres
 
 for round in $(seq "$rounds"); do
   rm -f "$work"/queue.db*
   "$build/bench/job_queue" "sqlite://$work/queue.db" "$items" 1 2 4 | sed 's/^/sqlite\t/'
-  psql -X -q -v ON_ERROR_STOP=1 "$pg" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS queue" -c "CREATE DATABASE queue"
-  "$build/bench/job_queue" "${pg%/*}/queue" "$items" 1 2 4 | sed 's/^/postgresql\t/'
+  "$build/bench/job_queue" "$(new_database queue)" "$items" 1 2 4 | sed 's/^/postgresql\t/'
 done >"$work/rates.tsv"
 
 echo "| catalog | workers | completion + next claim in one transaction (items/s) | claim and completion apart (items/s) | ratio |"

@@ -15,20 +15,9 @@ if [[ ! -x $build/src/app/progimage ]]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=OFF -DPROGIMAGE_BENCH=ON >/dev/null
 fi
 cmake --build "$build" --target progimage >/dev/null
-[[ -x tests/s3/node_modules/.bin/s3rver ]] || (cd tests/s3 && npm ci --no-audit --no-fund --loglevel=error)
 
-work=$(mktemp -d /tmp/progimage-bench-s3.XXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  tests/s3/server.sh stop "$work/s3" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-tests/s3/server.sh start "$work/s3" >/dev/null
-s3=$(cat "$work/s3/s3rver_endpoint")
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/peers.sh s3
+start_s3
 
 # start_node NAME STORAGE: sets node_port (no subshell: its pid must reach pids).
 start_node() {
@@ -39,9 +28,6 @@ start_node() {
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   node_port=$port
-}
-queue_empty() {
-  curl -sf "http://127.0.0.1:$1/metrics" | awk '/^progimage_job_queue_items/ {s += $2} END {exit !(s == 0)}'
 }
 upload() {
   curl -sf --data-binary @"$2" -H 'Content-Type: image/jpeg' "http://127.0.0.1:$1/v1/images" |

@@ -19,22 +19,9 @@ if [[ ! -x $build/src/app/progimage ]]; then
 fi
 cmake --build "$build" --target progimage >/dev/null
 
-work=$(mktemp -d /tmp/progimage-bench-scaling.XXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  tests/postgres/server.sh stop "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-PROGIMAGE_POSTGRES_OPTIONS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on" \
-  tests/postgres/server.sh start "$work/pg" >/dev/null
-pg=$(cat "$work/pg/url")
-psql -X -q -v ON_ERROR_STOP=1 "$pg" -c "CREATE DATABASE scaling"
-catalog="${pg%/*}/scaling"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/peers.sh scaling
+start_postgres
+catalog=$(new_database scaling)
 
 # start_node NAME CORE ROLE: a node pinned to CORE; sets node_port (no subshell: its pid must reach pids).
 start_node() {
@@ -46,10 +33,6 @@ start_node() {
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   node_port=$port
-}
-
-queue_empty() {
-  curl -sf "http://127.0.0.1:$1/metrics" | awk '/^progimage_job_queue_items/ {s += $2} END {exit !(s == 0)}'
 }
 
 start_node a 0 all
