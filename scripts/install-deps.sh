@@ -18,6 +18,8 @@ test_pkgs=(
   # The S3 store's tests: the AWS CLI reads back what the store wrote, and a
   # small proxy checks every request's SigV4 signature with botocore.
   awscli python3-botocore
+  # The cluster test puts the project's nginx configuration in front of its nodes.
+  nginx-light
 )
 # Node.js and npm run the real tus-js-client of the resumable-upload tests
 # (tests/tus). A machine that has them already (Debian's, or a vendor's

@@ -10,6 +10,7 @@
 #include "catalog/image_sql.hpp"
 #include "catalog/job_rules.hpp"
 #include "catalog/postgres_access.hpp"
+#include "core/id.hpp"
 #include "catalog/postgres_schema.hpp"
 #include "catalog/records.hpp"
 #include "core/error.hpp"
@@ -425,7 +426,8 @@ std::optional<core::ImageRecord> PostgresCatalog::get_image(const std::string& i
 }
 
 std::optional<core::ImageRecord> PostgresCatalog::update_image(const std::string& id, const ImagePatch& patch) {
-  return write(Durability::full, [&](Connection& c) -> std::optional<core::ImageRecord> {
+  auto fence = fences_.open();
+  auto updated = write(Durability::full, [&](Connection& c) -> std::optional<core::ImageRecord> {
     // Locks the row first: patches of one image apply in turn.
     if (c.query("SELECT 1 FROM images WHERE id = $1 FOR UPDATE", id).rows() == 0) return std::nullopt;
     if (patch.description) c.query("UPDATE images SET description = $2 WHERE id = $1", id, *patch.description);
@@ -439,12 +441,16 @@ std::optional<core::ImageRecord> PostgresCatalog::update_image(const std::string
       c.query("UPDATE images SET focus_x = $2, focus_y = $3 WHERE id = $1", id, fx, fy);
     }
     postgres::notify(c, Signal::image_changed, id);
+    fence.raise(c);
     return load_image(c, id);
   });
+  await_fence(fence);
+  return updated;
 }
 
 DeleteResult PostgresCatalog::delete_image(const std::string& id) {
-  return write(Durability::full, [&](Connection& c) {
+  auto fence = fences_.open();
+  auto deleted = write(Durability::full, [&](Connection& c) {
     DeleteResult result;
     {
       auto r = c.query("SELECT sha256 FROM images WHERE id = $1", id);
@@ -467,8 +473,11 @@ DeleteResult PostgresCatalog::delete_image(const std::string& id) {
     result.blob_unreferenced = r.int64(0) == 0;
     result.derivative_keys = delete_derivatives_of(c, tenant, result.sha256);
     postgres::notify(c, Signal::image_changed, id);
+    fence.raise(c);
     return result;
   });
+  await_fence(fence);
+  return deleted;
 }
 
 ImagePage PostgresCatalog::list_images(const ImageQuery& query) {
@@ -573,11 +582,17 @@ std::vector<DerivativeRecord> PostgresCatalog::list_derivatives(const std::strin
 }
 
 std::vector<std::string> PostgresCatalog::remove_derivatives(const std::string& tenant, const std::string& sha256) {
-  return write(Durability::full, [&](Connection& c) {
+  auto fence = fences_.open();
+  auto keys = write(Durability::full, [&](Connection& c) {
     auto keys = delete_derivatives_of(c, tenant, sha256);
-    if (!keys.empty()) postgres::notify(c, Signal::derivatives_purged, sha256);
+    if (!keys.empty()) {
+      postgres::notify(c, Signal::derivatives_purged, sha256);
+      fence.raise(c);
+    }
     return keys;
   });
+  await_fence(fence);
+  return keys;
 }
 
 std::int64_t PostgresCatalog::derivative_bytes() {
@@ -843,18 +858,57 @@ void PostgresCatalog::on_signal(SignalHandler handler) {
   if (!signal_handler_) return;
   listener_ = std::make_unique<postgres::Listener>(
       pool_->conninfo(), std::vector<std::string>{"progimage"},
-      [this](const std::string&, const std::string& payload) {
-        // "" after a reconnection: every kind, with no subject.
-        if (payload.empty()) {
-          for (auto s : postgres::kSignals) signal_handler_(s, "");
-          return;
-        }
-        const auto colon = payload.find(':');
-        const std::string kind = payload.substr(0, colon);
-        const std::string subject = colon == std::string::npos ? "" : payload.substr(colon + 1);
-        for (auto s : postgres::kSignals)
-          if (kind == postgres::signal_name(s)) signal_handler_(s, subject);
-      });
+      [this](const std::string&, const std::string& payload) { on_notification(payload); });
+}
+
+void PostgresCatalog::on_notification(const std::string& payload) {
+  // "" after a reconnection: every kind, with no subject.
+  if (payload.empty()) {
+    for (auto s : postgres::kSignals) signal_handler_(s, "");
+    return;
+  }
+  const auto colon = payload.find(':');
+  const std::string kind = payload.substr(0, colon);
+  const std::string subject = colon == std::string::npos ? "" : payload.substr(colon + 1);
+  // Notifications of one transaction arrive in order, so by a fence this
+  // node has handled the changes before it.
+  if (kind == "fence") {
+    if (!fences_.owns(subject)) answer_fence(subject);
+    return;
+  }
+  if (kind == "fenced") {
+    const auto at = subject.find(':');
+    if (at != std::string::npos) fences_.acknowledged(subject.substr(0, at), subject.substr(at + 1));
+    return;
+  }
+  for (auto s : postgres::kSignals)
+    if (kind == postgres::signal_name(s)) signal_handler_(s, subject);
+}
+
+void PostgresCatalog::answer_fence(const std::string& token) {
+  try {
+    read([&](Connection& c) {
+      c.query("SELECT pg_notify('progimage', $1)", "fenced:" + token + ":" + core::this_node_id());
+    });
+  } catch (const std::exception&) {
+    // The writer stops waiting for this node after its timeout.
+  }
+}
+
+void PostgresCatalog::await_fence(const postgres::Fence& fence) {
+  if (!fence.raised()) return;
+  {
+    std::lock_guard lock(signal_mu_);
+    if (!listener_) return;  // not serving (a command): no answers can be heard
+  }
+  // The node list holds the nodes that beat within the last few seconds.
+  const auto peers = read([](Connection& c) {
+    std::vector<std::string> ids;
+    auto r = c.query("SELECT id FROM nodes WHERE id <> $1", core::this_node_id());
+    while (r.step()) ids.push_back(r.text(0));
+    return ids;
+  });
+  fences_.wait(fence, peers, postgres::kFenceTimeout);
 }
 
 // ---- stats and health --------------------------------------------------------------------

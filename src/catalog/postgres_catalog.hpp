@@ -7,6 +7,7 @@
 
 #include "catalog/catalog.hpp"
 #include "catalog/dialect.hpp"
+#include "catalog/postgres_fence.hpp"
 #include "catalog/touch_buffer.hpp"
 
 namespace progimage::catalog {
@@ -143,6 +144,14 @@ class PostgresCatalog final : public Catalog {
   auto read(F&& body);
   /// Writes the buffered touches; the caller holds flush_mu_.
   void write_touches();
+  /// After the commit of a write that raised `fence`: waits until every other
+  /// live node has acted on its notifications (postgres_fence.hpp), at most
+  /// kFenceTimeout. Returns at once when this catalog does not listen.
+  void await_fence(const postgres::Fence& fence);
+  /// Answers another node's fence, on a pooled connection.
+  void answer_fence(const std::string& token);
+  /// The listener's handler: fences here, the other kinds to signal_handler_.
+  void on_notification(const std::string& payload);
 
   std::unique_ptr<postgres::Pool> pool_;
   TouchBuffer touches_;
@@ -151,6 +160,7 @@ class PostgresCatalog final : public Catalog {
   std::mutex signal_mu_;
   SignalHandler signal_handler_;
   std::unique_ptr<postgres::Listener> listener_;
+  postgres::Fences fences_;
 };
 
 }  // namespace progimage::catalog

@@ -39,6 +39,7 @@ std::vector<ApiKeyRecord> PostgresCatalog::list_api_keys(const std::string& tena
 
 std::optional<ApiKeyRecord> PostgresCatalog::revoke_api_key(const std::string& tenant, const std::string& id,
                                                             std::int64_t now) {
+  auto fence = fences_.open();
   auto revoked = write(Durability::full, [&](Connection& c) -> std::optional<ApiKeyRecord> {
     auto r = c.query("UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND ($2 = '' OR tenant = $2)"
                      " AND revoked_at IS NULL RETURNING " + kApiKeyColumns,
@@ -46,8 +47,10 @@ std::optional<ApiKeyRecord> PostgresCatalog::revoke_api_key(const std::string& t
     if (!r.step()) return std::nullopt;
     // Every node forgets the key when this commits.
     postgres::notify(c, Signal::key_revoked, id);
+    fence.raise(c);
     return read_api_key(r);
   });
+  await_fence(fence);
   return revoked;
 }
 

@@ -247,8 +247,13 @@ core::ImageRecord ImageService::get_for_render(const core::Scope& scope, const s
                                                const std::string& fallback) {
   auto remembered = [this, &scope](const std::string& wanted) {
     if (auto hit = records_.get(wanted); hit && scope.sees(hit->tenant)) return std::move(*hit);
+    std::uint64_t generation;
+    {
+      std::lock_guard lock(records_mutex_);
+      generation = record_generation_;
+    }
     auto rec = get(scope, wanted);
-    records_.put(wanted, rec, 1024 + rec.metadata_json.size(), kRecordTtl);
+    remember_record(rec, generation);
     return rec;
   };
   try {
@@ -524,9 +529,18 @@ void ImageService::purge_derivatives(const core::ImageRecord& image) {
   for (const auto& key : catalog_.remove_derivatives(image.tenant, image.sha256)) forget_derivative(key);
 }
 
-void ImageService::forget_image(const std::string& id) {
+void ImageService::forget_image(const std::string& id) { forget_record(id); }
+
+void ImageService::forget_record(const std::string& id) {
+  std::lock_guard lock(records_mutex_);
+  ++record_generation_;
   if (id.empty()) records_.clear();
-  else forget_record(id);
+  else records_.erase(id);
+}
+
+void ImageService::remember_record(const core::ImageRecord& rec, std::uint64_t generation) {
+  std::lock_guard lock(records_mutex_);
+  if (generation == record_generation_) records_.put(rec.id, rec, 1024 + rec.metadata_json.size(), kRecordTtl);
 }
 
 void ImageService::forget_derivative(const std::string& key) {

@@ -243,7 +243,11 @@ class ImageService {
   std::mutex& sha_lock(const std::string& sha256);
   void enforce_budget();
   void forget_derivative(const std::string& key);
-  void forget_record(const std::string& id) { records_.erase(id); }
+  /// Drops a cached record ("" for every one).
+  void forget_record(const std::string& id);
+  /// Caches a record read from the catalog, unless a record was dropped
+  /// since `generation` (the record may be from before that change).
+  void remember_record(const core::ImageRecord& rec, std::uint64_t generation);
 
   catalog::Catalog& catalog_;
   storage::BlobStore& blobs_;
@@ -259,6 +263,10 @@ class ImageService {
   // expiry).
   core::HotCache<std::shared_ptr<const std::string>> originals_;
   core::HotCache<core::ImageRecord> records_{8 << 20};
+  // Counts dropped records, so that a read that raced with a change (here or
+  // on another node) does not put its stale record back after the drop.
+  std::mutex records_mutex_;
+  std::uint64_t record_generation_ = 0;
   std::array<std::mutex, 64> sha_locks_;  // serialise publish+insert against delete of one blob
   std::mutex budget_mutex_;
   std::function<void(std::string_view, double)> operation_observer_;

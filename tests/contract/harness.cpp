@@ -166,11 +166,17 @@ std::string Response::describe() const {
 
 // ---------------------------------------------------------------- Http
 
+Headers Http::merged(const Headers& headers) const {
+  Headers all = defaults_;
+  for (const auto& [k, v] : headers) all[k] = v;
+  return all;
+}
+
 Response Http::request(std::string_view method, std::string_view path, std::string_view body,
                        const Headers& headers, std::chrono::milliseconds timeout) const {
   CurlPtr curl(curl_easy_init());
   bool with_body = !body.empty() || method == "POST" || method == "PUT" || method == "PATCH";
-  auto list = make_headers(headers, with_body, "application/octet-stream");
+  auto list = make_headers(merged(headers), with_body, "application/octet-stream");
   if (with_body) {
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
@@ -190,7 +196,7 @@ Response Http::post_multipart(std::string_view path, const std::vector<Part>& pa
     if (!p.content_type.empty()) curl_mime_type(part, p.content_type.c_str());
   }
   curl_easy_setopt(curl.get(), CURLOPT_MIMEPOST, mime.get());
-  auto list = make_headers(headers, false, {});
+  auto list = make_headers(merged(headers), false, {});
   return perform(curl.get(), base_ + std::string(path), "POST", list.get(), timeout);
 }
 
@@ -309,6 +315,16 @@ fs::path make_temp_dir() {
 
 }  // namespace
 
+pid_t spawn_child(const std::vector<std::string>& argv, const fs::path& log,
+                  const std::vector<std::pair<std::string, std::string>>& env, const fs::path& cwd) {
+  ExecPlan plan;
+  plan.args = argv;
+  plan.env = clean_environment(env);
+  return spawn_process(plan, log, log, cwd);
+}
+
+std::optional<int> wait_child(pid_t pid, std::chrono::milliseconds timeout) { return wait_for(pid, timeout); }
+
 std::pair<int, std::string> run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                                         const std::vector<std::pair<std::string, std::string>>& env,
                                         const fs::path& cwd) {
@@ -335,25 +351,6 @@ std::pair<int, std::string> run_command(const std::vector<std::string>& argv, st
 
 namespace {
 
-/// "postgresql://postgres@127.0.0.1:PORT", the tests' PostgreSQL server
-/// without a database (tests/postgres), for {postgres} in a backend URL.
-std::string test_postgres_base() {
-  const char* file = std::getenv("PROGIMAGE_TEST_POSTGRES_URL_FILE");
-  std::string url = file ? read_file(file) : std::string();
-  while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
-  if (url.empty()) return "postgresql://no-test-postgres-server";  // the server then says it cannot connect
-  return url.substr(0, url.rfind('/'));
-}
-
-/// "http://127.0.0.1:PORT", the tests' S3 peer (tests/s3, fixture
-/// "backends"), for {s3} in a storage URL.
-std::string test_s3_endpoint() {
-  const char* file = std::getenv("PROGIMAGE_TEST_S3_ENDPOINT_FILE");
-  std::string url = read_file(file && *file ? file : PROGIMAGE_S3_ENDPOINT_FILE);
-  while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
-  return url.empty() ? "http://no-test-s3-peer.invalid" : url;  // the server then says it cannot reach it
-}
-
 /// A name for a database or a bucket: lower-case letters and digits.
 std::string unique_name() {
   static const char* hex = "0123456789abcdef";
@@ -371,6 +368,34 @@ std::string replace_all(std::string text, std::string_view from, const std::stri
 
 }  // namespace
 
+std::string test_postgres_base() {
+  const char* file = std::getenv("PROGIMAGE_TEST_POSTGRES_URL_FILE");
+  std::string url = file ? read_file(file) : std::string();
+  while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
+  if (url.empty()) return "postgresql://no-test-postgres-server";  // the server then says it cannot connect
+  return url.substr(0, url.rfind('/'));
+}
+
+std::string test_s3_endpoint() {
+  const char* file = std::getenv("PROGIMAGE_TEST_S3_ENDPOINT_FILE");
+  std::string url = read_file(file && *file ? file : PROGIMAGE_S3_ENDPOINT_FILE);
+  while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
+  return url.empty() ? "http://no-test-s3-peer.invalid" : url;  // the server then says it cannot reach it
+}
+
+std::string create_postgres_database(const std::string& catalog_url) {
+  // Made on the server's admin database; left with the test server (which goes).
+  const auto path = catalog_url.find('/', catalog_url.find("//") + 2);
+  const auto query = catalog_url.find('?');
+  if (path == std::string::npos) return "no database in " + catalog_url;
+  const std::string name = catalog_url.substr(path + 1, query == std::string::npos ? query : query - path - 1);
+  const std::string admin = catalog_url.substr(0, path) + "/postgres";
+  auto [status, output] = run_command({"/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", admin, "-c",
+                                       "CREATE DATABASE \"" + name + "\""},
+                                      30s);
+  return status == 0 ? std::string() : "cannot create the catalog database " + name + ": " + output;
+}
+
 Server::Server(ServerOptions options) : options_(std::move(options)), dir_(make_temp_dir()), name_(unique_name()) {
   fs::create_directories(dir_ / "logs");
   auto backend = [this](const char* variable, const char* fallback) {
@@ -387,24 +412,24 @@ Server::Server(ServerOptions options) : options_(std::move(options)), dir_(make_
     }
     return url;
   };
+  if (!options_.catalog_url.empty() || !options_.storage_url.empty()) {
+    catalog_url_ = options_.catalog_url;
+    storage_url_ = options_.storage_url;
+    if (catalog_url_.empty() || storage_url_.empty())
+      backend_error_ = "ServerOptions gives one shared backend but not the other";
+    if (storage_url_.starts_with("s3://"))
+      backend_env_ = {{"AWS_ACCESS_KEY_ID", "S3RVER"}, {"AWS_SECRET_ACCESS_KEY", "S3RVER"}};
+    return;
+  }
   catalog_url_ = backend("PROGIMAGE_TEST_CATALOG", "sqlite://{dir}/data/catalog.db");
   storage_url_ = backend("PROGIMAGE_TEST_STORAGE", "file://{dir}/data");
   if (backend_error_.empty()) create_catalog_database();
 }
 
 void Server::create_catalog_database() {
-  // A PostgreSQL catalog needs its database to exist: made here, on the
-  // server's admin database, and left with the test server (which goes).
+  // A PostgreSQL catalog needs its database to exist.
   if (!catalog_url_.starts_with("postgresql://") && !catalog_url_.starts_with("postgres://")) return;
-  const auto path = catalog_url_.find('/', catalog_url_.find("//") + 2);
-  const auto query = catalog_url_.find('?');
-  if (path == std::string::npos) return;
-  const std::string name = catalog_url_.substr(path + 1, query == std::string::npos ? query : query - path - 1);
-  const std::string admin = catalog_url_.substr(0, path) + "/postgres";
-  auto [status, output] = run_command({"/usr/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", admin, "-c",
-                                       "CREATE DATABASE \"" + name + "\""},
-                                      30s);
-  if (status != 0) backend_error_ = "cannot create the catalog database " + name + ": " + output;
+  backend_error_ = create_postgres_database(catalog_url_);
 }
 
 Server::~Server() {
@@ -419,7 +444,7 @@ Server::~Server() {
   }
 }
 
-std::string Server::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string Server::base_url() const { return "http://" + options_.host + ":" + std::to_string(port_); }
 
 std::optional<fs::path> Server::blob_dir() const {
   constexpr std::string_view kFile = "file://";
@@ -441,7 +466,7 @@ bool Server::spawn() {
                      // Port 0 when none was chosen: the server takes a free one and
                      // says which in its "serving" line, so no other test can take it
                      // between a probe and the bind.
-                     {"--listen", "127.0.0.1:" + std::to_string(port_), "--data", data_dir().string(),
+                     {"--listen", options_.host + ":" + std::to_string(port_), "--data", data_dir().string(),
                       "--catalog", catalog_url_, "--storage", storage_url_,
                       // Room for slow encoders (HEIC) on a loaded 2-core CI machine; a
                       // test's own --transform-timeout comes later and wins.

@@ -56,6 +56,13 @@ struct Part {
 class Http {
  public:
   explicit Http(std::string base_url) : base_(std::move(base_url)) {}
+  /// The same client, sending `headers` (a credential, say) with every
+  /// request; a call's own headers win over them.
+  Http with_headers(Headers headers) const {
+    Http copy = *this;
+    for (auto& [k, v] : headers) copy.defaults_[k] = std::move(v);
+    return copy;
+  }
 
   Response request(std::string_view method, std::string_view path, std::string_view body = {},
                    const Headers& headers = {}, std::chrono::milliseconds timeout = 30s) const;
@@ -69,7 +76,10 @@ class Http {
   const std::string& base_url() const { return base_; }
 
  private:
+  Headers merged(const Headers& headers) const;
+
   std::string base_;
+  Headers defaults_;
 };
 
 /// A multipart/form-data body built by hand, for exact control of every part
@@ -84,6 +94,14 @@ struct ServerOptions {
   bool pass_listen_and_data = true;
   fs::path cwd;                      // empty: the server's temp dir
   std::chrono::milliseconds ready_timeout = 15s;
+  // The loopback address it listens on (127.0.0.0/8 binds without setup):
+  // several nodes of one cluster each get their own.
+  std::string host = "127.0.0.1";
+  // Backends shared with other servers (a cluster's nodes): given, these win
+  // over PROGIMAGE_TEST_CATALOG and PROGIMAGE_TEST_STORAGE and are made by
+  // the test (see create_postgres_database).
+  std::string catalog_url;
+  std::string storage_url;
 };
 
 /// The server process. Never outlives the test: the destructor kills and reaps it.
@@ -120,6 +138,7 @@ class Server {
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
   void set_port(int port) { port_ = port; }
+  const std::string& host() const { return options_.host; }
   std::string base_url() const;
   Http http() const { return Http(base_url()); }
   const fs::path& dir() const { return dir_; }
@@ -157,6 +176,22 @@ class Server {
   bool port_learnt_ = false;     // port_ came from the "serving" line
   std::size_t log_offset_ = 0;  // where this start's lines begin in stdout.log
 };
+
+/// "postgresql://postgres@127.0.0.1:PORT", the tests' PostgreSQL server
+/// (tests/postgres) without a database, what `{postgres}` stands for.
+std::string test_postgres_base();
+/// "http://127.0.0.1:PORT", the tests' S3 peer (tests/s3, fixture
+/// "backends"), what `{s3}` stands for; its keys are S3RVER/S3RVER.
+std::string test_s3_endpoint();
+/// Creates the database a postgresql:// catalog URL names; "" or what psql said.
+std::string create_postgres_database(const std::string& catalog_url);
+
+/// Starts a program in the background with stdout and stderr to `log` (it
+/// dies with the test process); its pid, or -1. Stop it by that pid.
+pid_t spawn_child(const std::vector<std::string>& argv, const fs::path& log,
+                  const std::vector<std::pair<std::string, std::string>>& env = {}, const fs::path& cwd = {});
+/// Waits up to `timeout` for a child to exit and reaps it; its wait status, or nullopt.
+std::optional<int> wait_child(pid_t pid, std::chrono::milliseconds timeout);
 
 /// The binary under test: $PROGIMAGE_TEST_BINARY or the build's progimage.
 std::string server_binary();
