@@ -352,6 +352,8 @@ Report run(Endpoints from, Endpoints to, const Options& options, Observer& obser
   const auto missing = check_target(from, to, tables, options, report, observer);
   for (auto space : {Space::originals, Space::derivatives, Space::outputs})
     if (space != Space::derivatives || options.derivatives) count_of(report, space);
+  if (std::all_of(report.tables.begin(), report.tables.end(), [](auto& t) { return t.source == 0; }))
+    report.notes.push_back("the source catalog holds nothing: is it the installation's catalog?");
   const auto blobs = blobs_named(from, options, report);
   count_blobs(blobs, report);
   if (options.dry_run) {
