@@ -2,10 +2,11 @@
 // installation filled through the HTTP API on SQLite and files is copied to
 // PostgreSQL and S3 (the tests' server and S3 peer, fixture "backends"), and
 // a server on the copy answers as the first did: the same images and bytes,
-// tags, keys that still authenticate, a link that still takes uploads, job
-// results, variants, derivatives and similar images. Then back to SQLite; a
-// copy killed midway (SIGKILL) and run again; a damaged blob in the target
-// that verification names; a target holding other data; the progress display.
+// tags, keys that still authenticate, a link that still takes uploads, jobs
+// (their results, a kept output), variants, derivatives and similar images.
+// Then back to SQLite; a copy killed midway (SIGKILL) and run again; a
+// damaged blob in the target that verification names; a target holding
+// other data; the progress display.
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -16,7 +17,7 @@
 #include <set>
 #include <thread>
 
-#include "harness.hpp"
+#include "jobs_support.hpp"
 
 namespace progimage::contract {
 namespace {
@@ -137,6 +138,7 @@ struct Installation {
   std::string link_token;           // an upload link of beta's
   std::map<std::string, std::string> bytes;  // image id -> original bytes
   std::string beach, lookalike, job_id;
+  std::string kept_job, kept_bytes;  // a job that kept its result (a remote source, store: false)
   json::value listing;       // GET /v1/images as the operator
   json::value job_results;   // GET /v1/jobs/{id} results
   json::value similar;       // GET /v1/images/{beach}/similar
@@ -188,6 +190,22 @@ Installation fill(Server& server) {
     return http.get("/v1/images/" + inst.beach + "/variants/thumb", bearer(inst.alpha_key)).status == 200;
   })) << "the thumb variant was not made";
   EXPECT_EQ(http.get("/v1/images/" + inst.beach + ".webp?w=64", bearer(inst.alpha_key)).status, 200);
+
+  // A remote source without store: its result is a kept output, bytes of its own in the store.
+  const std::string remote = make_image(120, 80, 17, ".png");
+  jobs::LoopbackServer origin("127.0.0.1", [&](int fd, const jobs::LoopbackRequest&, const std::atomic<bool>&) {
+    jobs::answer(fd, 200, remote, "image/png");
+  });
+  json::array url_sources{json::object{{"url", origin.base_url() + "/remote.png"}}};
+  inst.kept_job = jstring(
+      post_json(http, "/v1/jobs", {{"sources", url_sources}, {"params", "w=30"}, {"format", "png"}}, inst.alpha_key, 202),
+      "id");
+  EXPECT_TRUE(eventually([&] {
+    return jstring(get_json(http, "/v1/jobs/" + inst.kept_job, inst.alpha_key), "status") == "completed";
+  })) << "the job with a remote source did not complete";
+  auto kept = http.get("/v1/jobs/" + inst.kept_job + "/results/0", bearer(inst.alpha_key));
+  EXPECT_EQ(kept.status, 200) << kept.describe();
+  inst.kept_bytes = kept.body;
 
   // Every variant made, so that nothing changes on its own once copied.
   EXPECT_TRUE(eventually([&] {
@@ -251,6 +269,10 @@ void expect_same_installation(Server& server, const Installation& inst) {
   EXPECT_EQ(thumb.status, 200) << thumb.describe();
   EXPECT_EQ(thumb.header("X-Cache"), "hit") << "the variant's derivative was not copied";
 
+  auto kept = http.get("/v1/jobs/" + inst.kept_job + "/results/0", bearer(inst.alpha_key));
+  EXPECT_EQ(kept.status, 200) << kept.describe();
+  EXPECT_TRUE(kept.body == inst.kept_bytes) << "the kept output differs";
+
   auto quota = get_json(http, "/v1/tenants/alpha/quota", kOperator);
   EXPECT_EQ(jint(quota, "images"), 100);
 }
@@ -276,7 +298,7 @@ TEST(CopyTest, SqliteAndFilesToPostgresAndS3AndBack) {
   const Backends source = sqlite_and_files(source_dir);
   Installation inst;
   {
-    auto server = server_on(source);
+    auto server = server_on(source, {"--fetch-allow", "127.0.0.0/8"});
     inst = fill(*server);
     EXPECT_EQ(server->stop(), 0);
   }
@@ -309,6 +331,7 @@ TEST(CopyTest, SqliteAndFilesToPostgresAndS3AndBack) {
   EXPECT_EQ(run.blobs("originals", "count"), 5);  // the shared bytes once
   EXPECT_EQ(run.blobs("originals", "verified"), 5);
   EXPECT_GE(run.blobs("derivatives", "verified"), 5);  // variants, the job's results, the webp
+  EXPECT_EQ(run.blobs("outputs", "verified"), 1);
   EXPECT_NE(run.output.find("{\"event\":\"phase\",\"phase\":\"copying blobs\""), std::string::npos) << run.output;
 
   {
