@@ -10,6 +10,7 @@
 
 #include "app/backends.hpp"
 #include "app/check.hpp"
+#include "app/copy.hpp"
 #include "app/sign.hpp"
 #include "app/logging.hpp"
 #include "app/migrate.hpp"
@@ -269,6 +270,7 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "check") return app::check(argc, argv);
   if (argc >= 2 && std::string_view(argv[1]) == "sign") return app::sign(argc, argv);
   if (argc >= 2 && std::string_view(argv[1]) == "migrate") return app::migrate(argc, argv);
+  if (argc >= 2 && std::string_view(argv[1]) == "copy") return app::copy(argc, argv);
   auto loaded = core::load_config(argc, argv);
   if (!loaded.config) {
     std::fputs(loaded.output.c_str(), loaded.exit_code ? stderr : stdout);

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "catalog/transfer.hpp"
 #include "core/image.hpp"
 
 namespace progimage::catalog {
@@ -541,6 +542,21 @@ class Catalog {
   virtual void on_signal(SignalHandler /*handler*/) {}
   /// True when the catalog tells other nodes of changes.
   virtual bool signals() const noexcept { return false; }
+
+  // ---- moving an installation (transfer.hpp) -----------------------------------
+  // Rows as they are, for `progimage copy`: read from one catalog, written to
+  // another of any engine. Never used while serving.
+
+  /// Up to `limit` rows of `table` in key order, from the first (`after`
+  /// empty) or after the key of `after`.
+  virtual std::vector<TableRow> export_rows(const TransferTable& table, const TableRow& after, int limit) = 0;
+  /// Inserts the rows it does not hold yet, in one durable transaction; a row
+  /// whose key (or another unique column's value) is there already is left
+  /// as it is. Returns how many it inserted. Nothing else changes with them
+  /// (totals are rows of their own) and no signal is sent.
+  virtual std::int64_t import_rows(const TransferTable& table, const std::vector<TableRow>& rows) = 0;
+  /// The rows of `table` that would move.
+  virtual std::int64_t count_rows(const TransferTable& table) = 0;
 
   // ---- schema ---------------------------------------------------------------
 

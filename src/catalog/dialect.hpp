@@ -35,6 +35,9 @@ struct Dialect {
   std::string (*equals_ignoring_case)(std::string_view column, std::string_view placeholder);
   /// The UTC day, "YYYY-MM-DD", of an expression in unix seconds.
   std::string (*utc_day)(std::string_view unix_seconds);
+  /// Said before VALUES in an INSERT that gives a generated key itself
+  /// (rows moved from another catalog keep their numbers).
+  const char* insert_given_key;
 };
 
 }  // namespace progimage::catalog

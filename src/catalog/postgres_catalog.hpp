@@ -120,6 +120,10 @@ class PostgresCatalog final : public Catalog {
   void on_signal(SignalHandler handler) override;
   bool signals() const noexcept override { return true; }
 
+  std::vector<TableRow> export_rows(const TransferTable& table, const TableRow& after, int limit) override;
+  std::int64_t import_rows(const TransferTable& table, const std::vector<TableRow>& rows) override;
+  std::int64_t count_rows(const TransferTable& table) override;
+
   CatalogStats stats(std::int64_t since_day, const std::string& tenant) override;
   bool healthy() override;
   /// Checks that the stored totals, variants and links agree with the rows

@@ -55,6 +55,8 @@ const Dialect& dialect() noexcept {
           [](std::string_view unix_seconds) {
             return "to_char(to_timestamp(" + std::string(unix_seconds) + ") AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
           },
+      // Identity columns are GENERATED ALWAYS.
+      .insert_given_key = "OVERRIDING SYSTEM VALUE ",
   };
   return postgres;
 }

@@ -120,6 +120,10 @@ class SqliteCatalog final : public Catalog {
   bool delete_resumable_upload(const std::string& id) override;
   std::vector<ResumableUploadRecord> expired_resumable_uploads(std::int64_t now, int max) override;
 
+  std::vector<TableRow> export_rows(const TransferTable& table, const TableRow& after, int limit) override;
+  std::int64_t import_rows(const TransferTable& table, const std::vector<TableRow>& rows) override;
+  std::int64_t count_rows(const TransferTable& table) override;
+
   CatalogStats stats(std::int64_t since_day, const std::string& tenant) override;
   bool healthy() override;
   /// Runs `PRAGMA integrity_check`, `PRAGMA foreign_key_check` and the

@@ -37,6 +37,7 @@ const Dialect& dialect() noexcept {
             return std::string(column) + " = " + std::string(placeholder) + " COLLATE NOCASE";
           },
       .utc_day = [](std::string_view unix_seconds) { return "date(" + std::string(unix_seconds) + ", 'unixepoch')"; },
+      .insert_given_key = "",
   };
   return sqlite;
 }
