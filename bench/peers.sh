@@ -23,6 +23,17 @@ start_postgres() {
   pg=$(cat "$work/pg/url")
 }
 
+# pg_cpu_ms: CPU time the PostgreSQL server has used so far (postmaster,
+# its live backends and those that have exited), in ms.
+pg_cpu_ms() {
+  local pm
+  pm=$(cat "$work/pg/pid")
+  {
+    awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
+    for child in $(ps -o pid= --ppid "$pm"); do awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || true; done
+  } | awk -v tck="$(getconf CLK_TCK)" '{s += $1} END {printf "%d\n", s * 1000 / tck}'
+}
+
 # new_database NAME: prints the URL of a new, empty database on that server.
 new_database() {
   psql -X -q -v ON_ERROR_STOP=1 "$pg" -c "SET client_min_messages = warning" \
