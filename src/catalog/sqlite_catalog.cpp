@@ -767,9 +767,10 @@ Completion SqliteCatalog::complete_and_claim(std::int64_t item_id, const ItemOut
   // acknowledgement of its last.
   return write(Durability::relaxed, [&](Connection& w) {
     Completion done;
-    // The claim first: completing takes the job's row lock, held to commit.
-    done.next = claim_in(w, next.worker, next.max, next.lease_ms, now_ms);
+    // The completion first: it locks the job's row before any item's, in the
+    // order cancel_job() takes them (items first would deadlock with it).
     done.recorded = complete_in(w, item_id, output, now_ms);
+    done.next = claim_in(w, next.worker, next.max, next.lease_ms, now_ms);
     return done;
   });
 }
