@@ -330,6 +330,15 @@ CREATE TABLE nodes (
 ) WITHOUT ROWID;
 )sql";
 
+// v8: indexes the claims can use. SQLite uses a partial index only when the
+// query's WHERE names its condition itself, and a claim's "status = 'queued'"
+// does not prove v4's "status IN ('queued', 'running')": every claim scanned
+// the whole table, finished items included (as PostgreSQL's schema has them).
+constexpr const char* kV8 = R"sql(
+CREATE INDEX job_items_queued ON job_items (next_attempt_at, id) WHERE status = 'queued';
+CREATE INDEX job_items_leased ON job_items (lease_until) WHERE status = 'running';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
@@ -338,6 +347,7 @@ constexpr Migration kMigrations[] = {
     {5, kV5},
     {6, kV6},
     {7, kV7},
+    {8, kV8},
 };
 
 }  // namespace

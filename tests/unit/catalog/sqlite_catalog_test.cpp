@@ -54,6 +54,16 @@ class RawDb {
     return out;
   }
 
+  /// EXPLAIN QUERY PLAN's details, one per line.
+  std::string plan(const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db_, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &s, nullptr);
+    std::string out;
+    while (sqlite3_step(s) == SQLITE_ROW) out += reinterpret_cast<const char*>(sqlite3_column_text(s, 3)) + std::string("\n");
+    sqlite3_finalize(s);
+    return out;
+  }
+
  private:
   sqlite3* db_ = nullptr;
 };
@@ -66,14 +76,14 @@ TEST(SqliteCatalog, CreatesDatabaseAtTheLatestSchemaVersion) {
     SqliteCatalog c(dir.db());
     EXPECT_TRUE(fs::exists(dir.db()));
     EXPECT_EQ(c.schema_version(), SqliteCatalog::latest_schema_version());
-    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 7);
+    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 8);
     EXPECT_TRUE(c.healthy());
     EXPECT_EQ(c.integrity_check(), "ok");
   }
   SqliteCatalog again(dir.db());  // reopening applies nothing twice
-  EXPECT_EQ(again.schema_version(), 7);
+  EXPECT_EQ(again.schema_version(), 8);
   RawDb raw(dir.db());
-  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "7");
+  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "8");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
 }
 
@@ -203,6 +213,22 @@ TEST(SqliteCatalog, JobTablesArriveWithMigrationTwo) {
   RawDb raw(dir.db());
   EXPECT_EQ(raw.text("SELECT version FROM schema_version WHERE version = 2"), "2");
   EXPECT_EQ(raw.text("SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('jobs', 'job_items', 'image_variants')"), "3");
+}
+
+TEST(SqliteCatalog, ClaimsFindTheirItemsByIndexNotByScanningFinishedOnes) {
+  // The claims' own conditions (sqlite_catalog.cpp claim_in and
+  // take_expired_leases): a scan would cost every claim the whole history.
+  TempDir dir;
+  SqliteCatalog c(dir.db());
+  RawDb raw(dir.db());
+  const auto queued = raw.plan(
+      "SELECT id FROM job_items WHERE status = 'queued' AND next_attempt_at <= 1 ORDER BY next_attempt_at, id LIMIT 2");
+  EXPECT_NE(queued.find("job_items_queued"), std::string::npos) << queued;
+  EXPECT_EQ(queued.find("TEMP B-TREE"), std::string::npos) << queued;
+  const auto leased =
+      raw.plan("SELECT id FROM job_items WHERE status = 'running' AND lease_until <= 1 ORDER BY lease_until LIMIT 2");
+  EXPECT_NE(leased.find("job_items_leased"), std::string::npos) << leased;
+  EXPECT_EQ(leased.find("TEMP B-TREE"), std::string::npos) << leased;
 }
 
 TEST(SqliteCatalog, SettingSurvivesReopen) {
