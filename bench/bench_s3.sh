@@ -6,7 +6,8 @@
 #   bench/bench_s3.sh [seconds per run, default 10]   (BUILD_DIR, default build/bench)
 # s3rver is a Node.js server writing each object to its own files, far from
 # a production store: the ratio bounds what the S3 path costs ProgImage
-# itself from above. Prints a Markdown table; bench/RESULTS.md records a run.
+# itself from above. The derivative cache is off (--cache-bytes 0), so that
+# every transform renders. Prints a Markdown table; bench/RESULTS.md records a run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -24,7 +25,7 @@ start_node() {
   local name=$1 storage=$2 port
   port=$(free_port)
   AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER "$build/src/app/progimage" serve \
-    --listen "127.0.0.1:$port" --data "$work/$name" --storage "$storage" --log-level warn >"$work/$name.log" 2>&1 &
+    --listen "127.0.0.1:$port" --data "$work/$name" --storage "$storage" --cache-bytes 0 --log-level warn >"$work/$name.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   node_port=$port
