@@ -310,8 +310,11 @@ std::vector<ClaimedItem> claim_in(Connection& c, const std::string& worker, int 
     if (item.job_id.empty()) continue;
     auto it = specs.find(item.job_id);
     if (it == specs.end()) {
-      c.query("UPDATE jobs SET status = 'running' WHERE id = $1 AND status = 'queued'", item.job_id);
+      // Read first: an UPDATE would wait for the job's row lock, which every
+      // completion of the job takes, even when the job runs already.
       auto job = load_job(c, item.job_id);
+      if (job && job->status == JobStatus::queued)
+        c.query("UPDATE jobs SET status = 'running' WHERE id = $1 AND status = 'queued'", item.job_id);
       it = specs.emplace(item.job_id, job ? job->spec : JobSpec{}).first;
     }
     item.spec = it->second;
@@ -319,8 +322,8 @@ std::vector<ClaimedItem> claim_in(Connection& c, const std::string& worker, int 
   return out;
 }
 
-/// complete_item() inside the caller's transaction.
-bool complete_in(Connection& c, std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) {
+/// Records the item's result (its row only), unless it has one already.
+std::optional<FinishedItem> record_completion(Connection& c, std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) {
   std::optional<std::int64_t> expires;
   if (!output.output.key.empty()) expires = output.output.expires_at_ms;
   // Only the first completion counts, whoever holds the lease now.
@@ -330,6 +333,12 @@ bool complete_in(Connection& c, std::int64_t item_id, const ItemOutput& output, 
       " result_format = $6, result_expires_at = $7"
       " WHERE id = $1 AND status IN ('queued', 'running') RETURNING " + kFinishedItemColumns,
       item_id, output.image_id, output.derivative_key, now_ms, output.output.key, output.output.format, expires));
+  return item;
+}
+
+/// complete_item() inside the caller's transaction.
+bool complete_in(Connection& c, std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) {
+  auto item = record_completion(c, item_id, output, now_ms);
   if (!item) return false;
   settle_success(c, *item, output.derivative_key, now_ms);
   return true;
@@ -713,16 +722,19 @@ void PostgresCatalog::forget_outputs(const std::vector<std::int64_t>& item_ids) 
 
 std::optional<JobRecord> PostgresCatalog::cancel_job(const std::string& id, std::int64_t now) {
   return write(Durability::full, [&](Connection& c) -> std::optional<JobRecord> {
-    // The job's row locked first: completions elsewhere wait, then count in.
-    if (c.query("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", id).rows() == 0) return std::nullopt;
     auto job = load_job(c, id);
-    if (job->finished_at) return job;
+    if (!job || job->finished_at) return job;
+    // Items before the job's row, as every transaction takes them: a worker
+    // that has claimed an item and waits for the job's row to count a
+    // completion must not wait for this one (a deadlock). Items claimed
+    // meanwhile run and count in; the dropped ones count in below.
     const auto dropped =
         c.query("UPDATE job_items SET status = 'cancelled', finished_at = $2, lease_owner = NULL"
                 " WHERE job_id = $1 AND status = 'queued'",
                 id, now * 1000)
             .changes();
-    c.query("UPDATE jobs SET status = 'cancelled' WHERE id = $1", id);
+    // A job whose last items finished since the read above stays as it ended.
+    c.query("UPDATE jobs SET status = 'cancelled' WHERE id = $1 AND finished_at IS NULL", id);
     roll_up(c, id, ItemStatus::cancelled, dropped, now * 1000);
     return load_job(c, id);
   });
@@ -744,10 +756,13 @@ Completion PostgresCatalog::complete_and_claim(std::int64_t item_id, const ItemO
   // acknowledgement of its last.
   return write(Durability::relaxed, [&](Connection& c) {
     Completion done;
-    // The completion first: it locks the job's row before any item's, in the
-    // order cancel_job() takes them (items first would deadlock with it).
-    done.recorded = complete_in(c, item_id, output, now_ms);
+    // Rows in the order every transaction takes them, the job's last (see
+    // cancel_job): the job's row lock, which each completion of the job
+    // waits for, is then held only to the commit.
+    auto finished = record_completion(c, item_id, output, now_ms);
     done.next = claim_in(c, next.worker, next.max, next.lease_ms, now_ms);
+    if (finished) settle_success(c, *finished, output.derivative_key, now_ms);
+    done.recorded = finished.has_value();
     return done;
   });
 }

@@ -308,8 +308,8 @@ std::vector<ClaimedItem> claim_in(Connection& w, const std::string& worker, int 
   return out;
 }
 
-/// complete_item() inside the caller's transaction.
-bool complete_in(Connection& w, std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) {
+/// Records the item's result (its row only), unless it has one already.
+std::optional<FinishedItem> record_completion(Connection& w, std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) {
   std::optional<FinishedItem> item;
   {
     // Only the first completion counts, whoever holds the lease now.
@@ -323,6 +323,12 @@ bool complete_in(Connection& w, std::int64_t item_id, const ItemOutput& output, 
     if (!output.output.key.empty()) s->bind(7, output.output.expires_at_ms);
     item = finished_by(*s);
   }
+  return item;
+}
+
+/// complete_item() inside the caller's transaction.
+bool complete_in(Connection& w, std::int64_t item_id, const ItemOutput& output, std::int64_t now_ms) {
+  auto item = record_completion(w, item_id, output, now_ms);
   if (!item) return false;
   settle_success(w, *item, output.derivative_key, now_ms);
   return true;
@@ -767,10 +773,13 @@ Completion SqliteCatalog::complete_and_claim(std::int64_t item_id, const ItemOut
   // acknowledgement of its last.
   return write(Durability::relaxed, [&](Connection& w) {
     Completion done;
-    // The completion first: it locks the job's row before any item's, in the
-    // order cancel_job() takes them (items first would deadlock with it).
-    done.recorded = complete_in(w, item_id, output, now_ms);
+    // Rows in the order every transaction takes them, the job's last (see
+    // cancel_job): the job's row lock, which each completion of the job
+    // waits for, is then held only to the commit.
+    auto finished = record_completion(w, item_id, output, now_ms);
     done.next = claim_in(w, next.worker, next.max, next.lease_ms, now_ms);
+    if (finished) settle_success(w, *finished, output.derivative_key, now_ms);
+    done.recorded = finished.has_value();
     return done;
   });
 }

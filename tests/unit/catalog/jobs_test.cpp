@@ -3,6 +3,8 @@
 // idempotent completion, roll-up, cancel, callbacks and variants.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -291,6 +293,36 @@ TYPED_TEST(JobQueueTest, WorkersChainingCompletionsAndClaimsShareNoItem) {
   EXPECT_EQ(std::set<std::int64_t>(claimed.begin(), claimed.end()).size(), 300u);
   EXPECT_EQ(c.get_job(id)->done, 300);
   EXPECT_EQ(c.get_job(id)->status, JobStatus::completed);
+}
+
+TYPED_TEST(JobQueueTest, CancelWhileWorkersChainCompletionsAndClaimsEndsTheJobWithoutADeadlock) {
+  Catalog& c = this->catalog();
+  auto id = this->make_job(2000);
+  std::atomic<bool> cancelled{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string worker = "node-" + std::to_string(t);
+      auto items = c.claim_items(worker, 1, kLease, kNow);
+      while (!items.empty()) {
+        auto done = c.complete_and_claim(items.front().id, {"", "k"}, {worker, 1, kLease}, kNow);
+        items = std::move(done.next);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // A deadlock would end one of the transactions with an error (after the
+  // retries), here or in a worker thread.
+  auto job = c.cancel_job(id, kNow / 1000);
+  cancelled = true;
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(job);
+  job = c.get_job(id);
+  EXPECT_EQ(job->status, JobStatus::cancelled);
+  ASSERT_TRUE(job->finished_at);
+  EXPECT_GT(job->cancelled, 0);
+  EXPECT_EQ(job->done + job->failed + job->cancelled, 2000);
+  EXPECT_EQ(static_cast<std::int64_t>(c.job_results(id, "", 1000).results.size()), 1000);
 }
 
 TYPED_TEST(JobQueueTest, CallbackIsDueOnceFinishedAndDeliveredOnce) {
