@@ -56,11 +56,19 @@ class S3BlobStoreTest : public ::testing::Test {
  protected:
   // One peer per process (ctest runs each test in its own; a plain run of
   // the executable shares one): s3rver takes about a second to start.
-  static void SetUpTestSuite() { peer_ = std::make_unique<S3Peer>(std::vector<std::string>{kBucket}); }
+  // A peer that cannot start fails every test saying why (thrown here, gtest
+  // would only skip them).
+  static void SetUpTestSuite() {
+    try {
+      peer_ = std::make_unique<S3Peer>(std::vector<std::string>{kBucket});
+    } catch (const std::exception& e) {
+      peer_error_ = e.what();
+    }
+  }
   static void TearDownTestSuite() { peer_.reset(); }
 
   void SetUp() override {
-    ASSERT_TRUE(peer_) << "the S3 test peer did not start";
+    ASSERT_TRUE(peer_) << "the S3 test peer did not start: " << peer_error_;
     peer_->reset_proxy();
     staging_ = fs::temp_directory_path() / ("progimage-s3-staging-" + core::new_id());
     // Each test its own prefix: the bucket is shared by the suite.
@@ -102,11 +110,13 @@ class S3BlobStoreTest : public ::testing::Test {
   }
 
   static std::unique_ptr<S3Peer> peer_;
+  static std::string peer_error_;
   fs::path staging_;
   std::string prefix_;
 };
 
 std::unique_ptr<S3Peer> S3BlobStoreTest::peer_;
+std::string S3BlobStoreTest::peer_error_;
 
 TEST_F(S3BlobStoreTest, PublishesSmallBlobInOnePutAndReadsItBack) {
   auto s = store();
