@@ -11,13 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 items=${1:-20000}
 rounds=${2:-3}
-build=${BUILD_DIR:-build/bench}
-if [[ ! -x $build/bench/job_queue ]]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=OFF -DPROGIMAGE_BENCH=ON >/dev/null
-fi
-cmake --build "$build" --target job_queue >/dev/null
-
 source bench/peers.sh queue
+build_targets job_queue
 start_postgres
 
 for round in $(seq "$rounds"); do

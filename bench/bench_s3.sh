@@ -11,13 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
-build=${BUILD_DIR:-build/bench}
-if [[ ! -x $build/src/app/progimage ]]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=OFF -DPROGIMAGE_BENCH=ON >/dev/null
-fi
-cmake --build "$build" --target progimage >/dev/null
-
 source bench/peers.sh s3
+build_targets progimage
 start_s3
 
 # start_node NAME STORAGE: sets node_port (no subshell: its pid must reach pids).

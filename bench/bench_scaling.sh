@@ -15,13 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-400}
 rounds=${2:-2}
-build=${BUILD_DIR:-build/bench}
-if [[ ! -x $build/src/app/progimage ]]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=OFF -DPROGIMAGE_BENCH=ON >/dev/null
-fi
-cmake --build "$build" --target progimage >/dev/null
-
 source bench/peers.sh scaling
+build_targets progimage
 start_postgres
 catalog=$(new_database scaling)
 

@@ -1,7 +1,16 @@
 # Sourced by the benchmarks that run nodes beside peers of their own: a work
-# directory, processes stopped by pid at exit, a durable PostgreSQL and the
-# S3 server (tests/postgres, tests/s3), free ports.
-#   source bench/peers.sh NAME   → $work, pids=(), cleanup on EXIT
+# directory, processes stopped by pid at exit, the targets they run, a
+# durable PostgreSQL and the S3 server (tests/postgres, tests/s3), free ports.
+#   source bench/peers.sh NAME   → $work, pids=(), $build, cleanup on EXIT
+
+# build_targets TARGET...: builds them in $build (BUILD_DIR, default
+# build/bench), configured with the benchmarks when it is new.
+build=${BUILD_DIR:-build/bench}
+build_targets() {
+  [[ -f $build/CMakeCache.txt ]] ||
+    cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=OFF -DPROGIMAGE_BENCH=ON >/dev/null
+  cmake --build "$build" --target "$@" >/dev/null
+}
 
 work=$(mktemp -d "/tmp/progimage-bench-$1.XXXX")
 pids=()

@@ -127,15 +127,6 @@ struct Blob {
   std::string sha256;  // what its bytes must hash to, when known (originals are named by it)
 };
 
-const char* kind_name(Space s) {
-  switch (s) {
-    case Space::originals: return "originals";
-    case Space::derivatives: return "derivatives";
-    case Space::outputs: return "outputs";
-  }
-  return "";
-}
-
 const TransferTable& table_named(std::string_view name) {
   for (const auto& t : catalog::transfer_tables())
     if (t.name == name) return t;
@@ -181,11 +172,11 @@ std::vector<Blob> blobs_named(Endpoints from, const Options& options, Report& re
 
 BlobCount& count_of(Report& report, Space space) {
   for (auto& c : report.blobs)
-    if (c.kind == kind_name(space)) return c;
-  return report.blobs.emplace_back(BlobCount{kind_name(space)});
+    if (c.kind == storage::space_name(space)) return c;
+  return report.blobs.emplace_back(BlobCount{storage::space_name(space)});
 }
 
-std::string blob_name(const Blob& b) { return std::string(kind_name(b.space)) + "/" + b.key; }
+std::string blob_name(const Blob& b) { return std::string(storage::space_name(b.space)) + "/" + b.key; }
 
 /// True when the target has a blob of that key and size (its bytes are checked at the end).
 bool present(BlobStore& store, const Blob& b) { return store.size_of(b.space, b.key) == b.size; }

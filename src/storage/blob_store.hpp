@@ -18,6 +18,16 @@ namespace progimage::storage {
 enum class Space { originals, derivatives, outputs };
 inline constexpr int kSpaces = 3;
 
+/// A space's name: its folder in a file store, its key prefix in a bucket.
+constexpr const char* space_name(Space space) {
+  switch (space) {
+    case Space::originals: return "originals";
+    case Space::derivatives: return "derivatives";
+    case Space::outputs: return "outputs";
+  }
+  return "derivatives";
+}
+
 /// Bytes being received. The file is removed on destruction unless published.
 class StagingFile {
  public:

@@ -49,17 +49,6 @@ constexpr mode_t kDirMode = 0755;
 
 using core::UniqueFd;
 
-/// The exception for a failed system call; a full disk is `unavailable` (503:
-/// retry later), anything else `internal`.
-const char* space_dir(Space space) {
-  switch (space) {
-    case Space::originals: return "originals";
-    case Space::derivatives: return "derivatives";
-    case Space::outputs: return "outputs";
-  }
-  return "derivatives";
-}
-
 int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 
 bool proc_fd_available() {
@@ -150,7 +139,7 @@ FileBlobStore::FileBlobStore(fs::path root, std::shared_ptr<FileOps> ops)
 
 fs::path FileBlobStore::path_of(Space space, const std::string& key) const {
   if (!is_valid_key(key)) throw std::invalid_argument("storage: invalid blob key");
-  return root_ / space_dir(space) / key.substr(0, 2) / key.substr(2, 2) / key;
+  return root_ / space_name(space) / key.substr(0, 2) / key.substr(2, 2) / key;
 }
 
 void FileBlobStore::sync_dir(const fs::path& dir) {
@@ -175,7 +164,7 @@ void FileBlobStore::ensure_fanout(Space space, const std::string& key) {
   // it), then fsync its parent. Whoever gets here first for a directory pays
   // the fsync, even if another thread or an earlier run made it: a concurrent
   // publisher must not return before the entry is on disk.
-  const fs::path base = root_ / space_dir(space);
+  const fs::path base = root_ / space_name(space);
   const fs::path mid_dir = base / key.substr(0, 2);
   const fs::path leaf_dir = mid_dir / key.substr(2, 2);
   if (!mid_ready) {

@@ -34,15 +34,6 @@ using detail::S3Response;
 
 constexpr std::int64_t kMaxParts = 10'000;  // S3's limit per upload
 
-const char* space_dir(Space space) {
-  switch (space) {
-    case Space::originals: return "originals";
-    case Space::derivatives: return "derivatives";
-    case Space::outputs: return "outputs";
-  }
-  return "derivatives";
-}
-
 [[noreturn]] void throw_unavailable(std::string_view what, const S3Response& r) {
   std::string msg = "storage: S3 ";
   msg += what;
@@ -286,7 +277,7 @@ S3BlobStore::~S3BlobStore() = default;
 std::string S3BlobStore::object_of(Space space, const std::string& key) const {
   if (!is_valid_key(key)) throw std::invalid_argument("storage: invalid blob key");
   std::string object = options_.prefix.empty() ? std::string() : options_.prefix + "/";
-  return object + space_dir(space) + "/" + key;
+  return object + space_name(space) + "/" + key;
 }
 
 void S3BlobStore::make_bucket() {
