@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need (Debian packages, and from npm tus-js-client
-# into tests/tus and s3rver into tests/s3), builds, and runs every test tier:
+# into tests/tus, s3rver into tests/s3, the Redocly CLI into tests/openapi and
+# the TypeScript client's build tools into clients/typescript), builds, and
+# runs every test tier:
 #   1. unit, contract, corpus and crash tests on the optimised build;
 #   2. the quick contract tests again on the many-machine stack: the
 #      PostgreSQL catalog and S3 storage (a PostgreSQL server and an S3 peer
@@ -19,6 +21,14 @@ fi
 # s3rver, the S3 server behind the signature-checking proxy of the S3 store's tests (tests/s3).
 if ! (cd tests/s3 && npm ci --no-audit --no-fund --loglevel=error); then
   echo "npm ci in tests/s3 failed: the S3 blob store tests will fail"
+fi
+# The Redocly CLI, which lints docs/openapi.json (tests/openapi, test openapi.lint).
+if ! (cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error); then
+  echo "npm ci in tests/openapi failed: the OpenAPI lint test will fail"
+fi
+# TypeScript and openapi-typescript, which build the TypeScript client (clients/typescript, test clients.typescript).
+if ! (cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error); then
+  echo "npm ci in clients/typescript failed: the TypeScript client test will fail"
 fi
 jobs=$(nproc)
 logs=$(mktemp -d)
