@@ -43,4 +43,11 @@ Response Response::error(core::ErrorCode code, std::string_view message) {
   return json(core::http_status(code), core::error_json(code, message));
 }
 
+Response Response::error(const core::Error& e) {
+  auto res = error(e.code(), e.what());
+  if (e.code() == core::ErrorCode::payload_too_large) res.close = true;
+  if (e.retry_after() > 0) res.header("Retry-After", std::to_string(e.retry_after()));
+  return res;
+}
+
 }  // namespace progimage::http

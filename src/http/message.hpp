@@ -88,6 +88,9 @@ struct Response {
   }
   static Response json(unsigned status, std::string body);
   static Response error(core::ErrorCode code, std::string_view message);
+  /// The answer to a thrown error: its JSON, `Retry-After` when it has one,
+  /// and a closed connection after a 413 (the rest of the body is not read).
+  static Response error(const core::Error& e);
   /// 204 No Content.
   static Response no_content() {
     Response r;

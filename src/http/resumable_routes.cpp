@@ -73,11 +73,9 @@ Response tus_response(unsigned status) {
 
 /// The error answer of tus requests: the JSON error plus the headers tus asks for.
 Response tus_error(const Error& e) {
-  auto r = Response::error(e.code(), e.what());
+  auto r = Response::error(e);
   r.header("Tus-Resumable", std::string(tus::kVersion));
   if (e.code() == ErrorCode::precondition_failed) r.header("Tus-Version", std::string(tus::kVersion));
-  if (e.code() == ErrorCode::payload_too_large) r.close = true;
-  if (e.retry_after() > 0) r.header("Retry-After", std::to_string(e.retry_after()));
   return r;
 }
 
@@ -102,27 +100,7 @@ class ResumableRoutes {
     co_return r;
   }
 
-  Handle create(Request& req, BodyReader& body) { co_return co_await guarded(create_checked(req, body)); }
-  Handle head(Request& req, BodyReader& body) { co_return co_await guarded(head_checked(req, body)); }
-  Handle patch(Request& req, BodyReader& body) { co_return co_await guarded(patch_checked(req, body)); }
-  Handle terminate(Request& req, BodyReader& body) { co_return co_await guarded(terminate_checked(req, body)); }
-  /// POST on an upload URL with X-HTTP-Method-Override, for clients that cannot send PATCH or DELETE.
-  Handle overridden(Request& req, BodyReader& body) { co_return co_await guarded(overridden_checked(req, body)); }
-
- private:
-  /// Runs a handler and answers its errors the tus way.
-  static Handle guarded(Handle inner) {
-    std::optional<Response> res;
-    try {
-      auto answer = co_await std::move(inner);
-      res.emplace(std::move(answer));
-    } catch (const Error& e) {
-      res.emplace(tus_error(e));
-    }
-    co_return std::move(*res);
-  }
-
-  Handle create_checked(Request& req, BodyReader& body) {
+  Handle create(Request& req, BodyReader& body) {
     require_version(req);
     if (!req.header("Upload-Defer-Length").empty())
       throw Error(ErrorCode::bad_request, "a deferred length is not supported: send Upload-Length");
@@ -159,7 +137,7 @@ class ResumableRoutes {
     co_return r;
   }
 
-  Handle head_checked(Request& req, BodyReader&) {
+  Handle head(Request& req, BodyReader&) {
     require_version(req);
     const auto caller = caller_of(req);
     const std::string token = req.params[0];
@@ -184,7 +162,7 @@ class ResumableRoutes {
     co_return r;
   }
 
-  Handle patch_checked(Request& req, BodyReader& body) {
+  Handle patch(Request& req, BodyReader& body) {
     require_version(req);
     require_chunk_type(req);
     const auto offset = size_header(req, "Upload-Offset");
@@ -221,7 +199,7 @@ class ResumableRoutes {
     if (stored) r.work.uploads = 1;
   }
 
-  Handle terminate_checked(Request& req, BodyReader&) {
+  Handle terminate(Request& req, BodyReader&) {
     require_version(req);
     const auto caller = caller_of(req);
     const std::string token = req.params[0];
@@ -232,15 +210,18 @@ class ResumableRoutes {
     co_return tus_response(204);
   }
 
-  Handle overridden_checked(Request& req, BodyReader& body) {
+  /// POST on an upload URL with X-HTTP-Method-Override, for clients that cannot send PATCH or DELETE.
+  Handle overridden(Request& req, BodyReader& body) {
     auto method = req.header("X-HTTP-Method-Override");
-    if (core::iequals(method, "PATCH")) co_return co_await patch_checked(req, body);
-    if (core::iequals(method, "DELETE")) co_return co_await terminate_checked(req, body);
-    if (core::iequals(method, "HEAD")) co_return co_await head_checked(req, body);
+    if (core::iequals(method, "PATCH")) co_return co_await patch(req, body);
+    if (core::iequals(method, "DELETE")) co_return co_await terminate(req, body);
+    if (core::iequals(method, "HEAD")) co_return co_await head(req, body);
     require_version(req);
     throw Error(ErrorCode::bad_request, "POST on an upload URL needs X-HTTP-Method-Override: PATCH, DELETE or HEAD");
   }
 
+
+ private:
   std::shared_ptr<RouteContext> rc_;
   ApiContext& cx_;
 };
@@ -249,12 +230,13 @@ class ResumableRoutes {
 
 void install_resumable_routes(Server& server, const std::shared_ptr<RouteContext>& rc) {
   auto self = std::make_shared<ResumableRoutes>(rc);
+  // Errors, those of authentication and the rate limit too, answer with tus's headers.
   add_route(server, "OPTIONS", "/v1/resumable/", Access::open, self, &ResumableRoutes::options);
-  add_route(server, "POST", "/v1/resumable/", Access::write_or_link, self, &ResumableRoutes::create);
-  add_route(server, "HEAD", "/v1/resumable/{id}", Access::write_or_link, self, &ResumableRoutes::head);
-  add_route(server, "PATCH", "/v1/resumable/{id}", Access::write_or_link, self, &ResumableRoutes::patch);
-  add_route(server, "DELETE", "/v1/resumable/{id}", Access::write_or_link, self, &ResumableRoutes::terminate);
-  add_route(server, "POST", "/v1/resumable/{id}", Access::write_or_link, self, &ResumableRoutes::overridden);
+  add_route(server, "POST", "/v1/resumable/", Access::write_or_link, self, &ResumableRoutes::create, tus_error);
+  add_route(server, "HEAD", "/v1/resumable/{id}", Access::write_or_link, self, &ResumableRoutes::head, tus_error);
+  add_route(server, "PATCH", "/v1/resumable/{id}", Access::write_or_link, self, &ResumableRoutes::patch, tus_error);
+  add_route(server, "DELETE", "/v1/resumable/{id}", Access::write_or_link, self, &ResumableRoutes::terminate, tus_error);
+  add_route(server, "POST", "/v1/resumable/{id}", Access::write_or_link, self, &ResumableRoutes::overridden, tus_error);
 }
 
 }  // namespace progimage::http

@@ -50,8 +50,11 @@ inline int page_limit(const std::string& text) { return int_parameter("limit", t
 /// Routes `method pattern` to `(*self).*fn`; the route keeps `self` alive.
 template <class Routes>
 void add_route(Server& server, const char* method, const char* pattern, Access access,
-               const std::shared_ptr<Routes>& self, Handle (Routes::*fn)(Request&, BodyReader&)) {
-  server.route(method, pattern, access, [self, fn](Request& r, BodyReader& b) { return ((*self).*fn)(r, b); });
+               const std::shared_ptr<Routes>& self, Handle (Routes::*fn)(Request&, BodyReader&),
+               ErrorAnswer error_answer = {}) {
+  server.route(
+      method, pattern, access, [self, fn](Request& r, BodyReader& b) { return ((*self).*fn)(r, b); },
+      std::move(error_answer));
 }
 
 /// How bodies of the kind POST /v1/images takes become images: into whose

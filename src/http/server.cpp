@@ -165,9 +165,10 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
 
 Server::~Server() = default;
 
-void Server::route(std::string method, std::string pattern, Access access, Handler handler) {
+void Server::route(std::string method, std::string pattern, Access access, Handler handler,
+                   ErrorAnswer error_answer) {
   router_.add(std::move(method), std::move(pattern));
-  routes_.push_back({access, std::move(handler)});
+  routes_.push_back({access, std::move(handler), std::move(error_answer)});
 }
 
 void Server::start() {
@@ -336,6 +337,7 @@ std::string header_text(bhttp::response<bhttp::empty_body>& out) {
 }  // namespace
 
 asio::awaitable<Response> Server::dispatch(Request& req, BodyReader& body, std::string& internal_error) {
+  const RouteEntry* entry = nullptr;
   try {
     auto match = router_.match(req.method, req.path);
     if (!match.match) {
@@ -351,14 +353,11 @@ asio::awaitable<Response> Server::dispatch(Request& req, BodyReader& body, std::
     }
     req.route = router_.pattern(match.match->index);
     req.params = std::move(match.match->params);
-    const auto& entry = routes_[match.match->index];
-    authenticate(req, entry.access);
-    co_return co_await entry.handler(req, body);
+    entry = &routes_[match.match->index];
+    authenticate(req, entry->access);
+    co_return co_await entry->handler(req, body);
   } catch (const Error& e) {
-    auto res = Response::error(e.code(), e.what());
-    if (e.code() == ErrorCode::payload_too_large) res.close = true;
-    if (e.retry_after() > 0) res.header("Retry-After", std::to_string(e.retry_after()));
-    co_return res;
+    co_return entry && entry->error_answer ? entry->error_answer(e) : Response::error(e);
   } catch (const std::exception& e) {
     internal_error = e.what();
   }

@@ -29,6 +29,8 @@ namespace progimage::http {
 enum class Access { open, read, write, admin, write_or_link };
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&, BodyReader&)>;
+/// The answer of a route to an error it throws.
+using ErrorAnswer = std::function<Response(const core::Error&)>;
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";
@@ -59,7 +61,11 @@ class Server {
   explicit Server(ServerOptions options);
   ~Server();
 
-  void route(std::string method, std::string pattern, Access access, Handler handler);
+  /// Routes `method pattern` to `handler`. `error_answer`, when given, makes
+  /// the answers to what fails before the handler runs (authentication, the
+  /// rate limit) as the handler makes its own, for protocols with headers of
+  /// their own on every answer (tus).
+  void route(std::string method, std::string pattern, Access access, Handler handler, ErrorAnswer error_answer = {});
   void on_exchange(std::function<void(const Exchange&)> observer) { observer_ = std::move(observer); }
 
   /// Binds and listens; throws std::runtime_error when the address is unusable.
@@ -79,6 +85,7 @@ class Server {
   struct RouteEntry {
     Access access;
     Handler handler;
+    ErrorAnswer error_answer;
   };
   /// What writing one answer did.
   struct Written {

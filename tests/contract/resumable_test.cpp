@@ -248,7 +248,10 @@ TEST_F(ResumableTest, AKeyUploadNeedsAKeyOfItsTenant) {
   ASSERT_EQ(made.status, 201) << made.describe();
   const std::string url = upload_path(made);
   EXPECT_EQ(http().request("HEAD", url, {}, tus_headers()).status, 401);
-  EXPECT_TRUE(is_error(http().request("PATCH", url, "abc", chunk_headers(0)), 401, "unauthorized"));
+  auto keyless = http().request("PATCH", url, "abc", chunk_headers(0));
+  EXPECT_TRUE(is_error(keyless, 401, "unauthorized"));
+  // Refused before the handler runs, and still answered as tus answers.
+  EXPECT_EQ(keyless.header("Tus-Resumable"), "1.0.0");
   // Tenant b's key: the same 404 as an upload that never existed.
   EXPECT_EQ(http().request("HEAD", url, {}, tus_headers(kWriterB)).status, 404);
   EXPECT_TRUE(is_error(http().request("PATCH", url, "abc", chunk_headers(0, kWriterB)), 404, "not_found"));
