@@ -229,7 +229,8 @@ Download Client::download(std::string_view id, const ByteSink& sink, const Trans
                         {}};
   Request r = get_request(impl_->signed_target(detail::path("/v1/images/", id), transform));
   r.sink = &counting;
-  return download_of(impl_->send_ok(r), size);
+  const Reply reply = impl_->send_ok(r);  // before `size` is read
+  return download_of(reply, size);
 }
 
 ImageInfo Client::info(std::string_view id) {
