@@ -226,17 +226,21 @@ int upload(Context& ctx, const UploadArgs& a) {
     for (const auto& f : batch) items.push_back({f.path, {}, options});
     BatchOptions bo;
     bo.concurrency = a.concurrency;
-    bo.on_progress = [&](const progimage::Progress& p) { progress.update(p.items_done, p.bytes_done); };
+    // Items count as they end (on_item); bytes as they are sent (on_progress).
+    std::int64_t ended = 0, sent = 0;
+    bo.on_progress = [&](const progimage::Progress& p) { progress.update(ended, sent = p.bytes_done); };
     bo.on_item = [&](std::size_t i, const UploadOutcome& o) {
       if (o.image) tally.stored(batch[i].shown, *o.image);
       else if (o.error) tally.failed(batch[i].shown, *o.error);
       else tally.failed(batch[i].shown, "no answer");
+      progress.update(++ended, sent);
     };
     client.upload_many(items, bo);
   }
 
   std::int64_t items_before = static_cast<std::int64_t>(batch.size()), bytes_before = 0;
   for (const auto& f : batch) bytes_before += f.size;
+  progress.update(items_before, bytes_before);
   for (const auto& f : large) {
     ResumableOptions ro;
     ro.on_progress = [&](const progimage::Progress& p) { progress.update(items_before, bytes_before + p.bytes_done); };
