@@ -19,7 +19,7 @@ shown only when it is made.
 Examples:
   progimage-cli links create --expires-in 1h --max-uploads 5 --format jpeg --format png --tag from-web
   progimage-cli links list
-  progimage-cli links revoke upl_3sQp8ZtY1mVx0cR7bNw2Lk)";
+  progimage-cli links revoke WSZuefSNVCJfS5p1qk6RxL)";
 
 constexpr const char* kKeysExamples = R"(
 Managed keys (admin). The secret is shown only when the key is made. The

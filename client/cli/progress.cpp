@@ -68,11 +68,20 @@ void Progress::finish() {
   else if (mode_ == Mode::lines && items_ != items_shown_) draw(true);
 }
 
+double Progress::fraction() const {
+  // Bytes move smoothly, items tell when answers came: half each when both are known.
+  const auto part = [](std::int64_t done, std::int64_t total) {
+    return std::clamp(static_cast<double>(done) / static_cast<double>(total), 0.0, 1.0);
+  };
+  if (bytes_total_ > 0 && items_total_ > 0) return (part(bytes_, bytes_total_) + part(items_, items_total_)) / 2;
+  if (bytes_total_ > 0) return part(bytes_, bytes_total_);
+  if (items_total_ > 0) return part(items_, items_total_);
+  return 0;
+}
+
 double Progress::eta() const {
   const double t = std::chrono::duration<double>(Clock::now() - started_).count();
-  const double done = bytes_total_ > 0 ? static_cast<double>(bytes_) / static_cast<double>(bytes_total_)
-                      : items_total_ > 0 ? static_cast<double>(items_) / static_cast<double>(items_total_)
-                                         : 0;
+  const double done = fraction();
   if (done <= 0 || t < 0.3) return -1;
   return t * (1 - std::min(done, 1.0)) / done;
 }
@@ -101,11 +110,7 @@ void Progress::draw(bool final) {
     std::fflush(stderr);
     return;
   }
-  const double fraction = bytes_total_ > 0   ? static_cast<double>(bytes_) / static_cast<double>(bytes_total_)
-                          : items_total_ > 0 ? static_cast<double>(items_) / static_cast<double>(items_total_)
-                                             : 0;
-  const int filled = final && items_ >= items_total_ ? kBarWidth
-                                                     : static_cast<int>(std::clamp(fraction, 0.0, 1.0) * kBarWidth);
+  const int filled = final && items_ >= items_total_ ? kBarWidth : static_cast<int>(fraction() * kBarWidth);
   std::string bar(static_cast<std::size_t>(filled), '=');
   if (filled < kBarWidth) {
     if (filled > 0) bar.back() = '>';

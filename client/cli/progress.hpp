@@ -43,6 +43,8 @@ class Progress {
   using Clock = std::chrono::steady_clock;
   void draw(bool final);
   std::string counts() const;
+  /// How much is done, 0–1.
+  double fraction() const;
   /// Seconds left, from bytes when there are any, else from items; -1 while unknown.
   double eta() const;
 

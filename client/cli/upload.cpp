@@ -32,7 +32,7 @@ file; then the summary. Exit status 1 when any file failed.
 Examples:
   progimage-cli upload photo.jpg --name cover.jpg --description 'the #beach at dusk'
   progimage-cli upload photos/ --tag holiday --tag 2026 --concurrency 8
-  progimage-cli upload 'scans/**/*.tif' --resumable-over 20M
+  progimage-cli upload 'scans/*.tif' --resumable-over 20M
   progimage-cli upload photos/ --json | jq -r 'select(.status=="failed") | .file')";
 
 struct UploadArgs {
