@@ -155,7 +155,9 @@ class Client {
   /// Each returns the stored image; `duplicate` tells when the bytes were
   /// stored already (the existing image is returned).
   ///@{
-  /// Streams a file from disk (`name` defaults to its file name).
+  /// Streams a file from disk (`name` defaults to its file name). A file that
+  /// cannot be read throws std::filesystem::filesystem_error, as do the other
+  /// calls that read or write local files.
   Image upload_file(const std::filesystem::path& path, UploadOptions options = {}, ProgressCallback on_progress = {});
   Image upload_bytes(std::string_view bytes, UploadOptions options = {});
   /// The server fetches the image from a remote URL.
@@ -245,7 +247,8 @@ class Client {
   bool ready();
   ///@}
 
-  /// Any request, retried as the policy says, not checked for errors.
+  /// Any request, retried as the policy says; an error answer is returned,
+  /// not thrown (only a request without any answer throws).
   /// `path` is below the base URL (`/v1/...`, with its query).
   Response request(std::string_view method, std::string_view path, std::string_view body = {},
                    std::string_view content_type = {});

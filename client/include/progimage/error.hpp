@@ -23,7 +23,8 @@ class Error : public std::runtime_error {
   /// The HTTP status, or 0 when no answer arrived.
   int status() const noexcept { return status_; }
   /// The API's error code (`bad_parameter`, `unauthorized`, …), or
-  /// `connection_failed` / `timeout` / `bad_response` from the client itself.
+  /// `connection_failed` / `timeout` / `bad_response` from the client itself
+  /// (and `file_unreadable` for an item of upload_many() whose file cannot be read).
   const std::string& code() const noexcept { return code_; }
   /// The server's request id, "" when there was no answer.
   const std::string& request_id() const noexcept { return request_id_; }

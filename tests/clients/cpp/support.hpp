@@ -78,9 +78,9 @@ inline std::string find_program(const std::string& name) {
 class StormProxy {
  public:
   explicit StormProxy(const std::string& upstream) {
-    const char* script = std::getenv("PROGIMAGE_STORM_PROXY");
+    const char* script = std::getenv("PROGIMAGE_STORM_PROXY");  // else the build's own copy
     const fs::path port_file = dir_.path / "port";
-    pid_ = contract::spawn_child({find_program("python3"), script ? script : "tests/clients/storm_proxy.py", "--upstream", upstream,
+    pid_ = contract::spawn_child({find_program("python3"), script ? script : PROGIMAGE_STORM_PROXY_SCRIPT, "--upstream", upstream,
                                   "--port-file", port_file.string()},
                                  dir_.path / "proxy.log");
     for (int i = 0; i < 200 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(25ms);
