@@ -4,48 +4,14 @@
 #include <iostream>
 #include <set>
 
+#include "corpus_manifest.hpp"
 #include "harness.hpp"
 
 namespace progimage::contract {
 namespace {
 
-struct Row {
-  std::string path, format, dimensions, expected, note;
-};
-
-std::vector<Row> manifest() {
-  std::ifstream in(testdata_dir() / "MANIFEST.tsv");
-  std::vector<Row> rows;
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    Row r;
-    std::string* cols[] = {&r.path, &r.format, &r.dimensions, &r.expected, &r.note};
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < 5; ++i) {
-      auto tab = line.find('\t', start);
-      *cols[i] = line.substr(start, i == 4 ? std::string::npos : tab - start);
-      if (tab == std::string::npos) break;
-      start = tab + 1;
-    }
-    rows.push_back(r);
-  }
-  return rows;
-}
-
-// Formats the service accepts (API.md / issue point 3), as MANIFEST names them.
-const std::set<std::string> kAccepted = {"jpeg", "png",  "apng", "webp", "gif", "avif", "avif-sequence",
-                                         "heic", "jxl",  "tiff", "bigtiff", "svg", "svgz"};
-constexpr std::int64_t kDefaultMaxPixels = 100'000'000;
-
-std::int64_t pixels(const std::string& dims) {
-  auto x = dims.find('x');
-  if (x == std::string::npos) return 0;
-  return std::stoll(dims.substr(0, x)) * std::stoll(dims.substr(x + 1));
-}
-
 TEST(Corpus, EveryFileBehavesAsTheManifestSays) {
-  auto rows = manifest();
+  auto rows = corpus_manifest();
   ASSERT_GT(rows.size(), 390u) << "MANIFEST.tsv not found under " << testdata_dir();
   Server server;
   ASSERT_TRUE(server.start());
@@ -56,18 +22,11 @@ TEST(Corpus, EveryFileBehavesAsTheManifestSays) {
   for (const auto& row : rows) {
     SCOPED_TRACE(row.path + " [" + row.format + ", " + row.expected + "] " + row.note.substr(0, 120));
     std::string bytes = read_file(testdata_dir() / row.path);
-    const bool invalid = row.expected == "invalid-should-be-rejected";
-    const bool accepted = kAccepted.count(row.format) > 0;
-    // Files libvips 8.14 cannot decode although they are legal: a clean 415 is an honest answer.
-    // pillow-formats/ultrahdr.jpg is listed as an edge case but is Pillow's
-    // metadata-only cut: its primary JPEG ends at the start-of-scan header with
-    // zero bytes of image data (the MPF table promises 512,743), so refusing it
-    // as truncated follows the issue's rule for truncated files.
-    const bool truncated_fixture = row.path == "pillow-formats/ultrahdr.jpg";
-    const bool may_be_unsupported = truncated_fixture || row.note.find("decode fails") != std::string::npos ||
-                                    row.note.find("unsupported") != std::string::npos || row.format == "svgz" ||
-                                    row.format == "avif-sequence";
-    const bool over_pixels = pixels(row.dimensions) > kDefaultMaxPixels;
+    const auto expect = corpus_expectation(row);
+    const bool invalid = expect.invalid;
+    const bool accepted = expect.accepted_format;
+    const bool may_be_unsupported = expect.may_be_unsupported;
+    const bool over_pixels = expect.over_pixels;
 
     auto up = upload_raw(server.http(), bytes, "name=" + url_encode(fs::path(row.path).filename().string()),
                          "application/octet-stream");
