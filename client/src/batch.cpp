@@ -46,9 +46,11 @@ class BatchUpload {
       start_what_may_start();
       int still_running = 0;
       curl_multi_perform(multi_.get(), &still_running);
-      collect_finished();
+      const bool slot_freed = collect_finished();
       report_progress();
-      if (progress_.items_done < progress_.items_total) wait_for_activity();
+      // A freed slot starts the next item at once: waiting first would idle
+      // the connection for a whole poll (at concurrency 1, after every item).
+      if (!slot_freed && progress_.items_done < progress_.items_total) wait_for_activity();
     }
     return std::move(outcomes_);
   }
@@ -115,7 +117,9 @@ class BatchUpload {
     running_[easy] = index;
   }
 
-  void collect_finished() {
+  /// Settles every transfer that ended; true when any did.
+  bool collect_finished() {
+    bool any = false;
     int left = 0;
     while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
       if (msg->msg != CURLMSG_DONE) continue;
@@ -128,7 +132,9 @@ class BatchUpload {
       slots_[index].transfer.reset();
       impl_.transport.release(easy);
       settle(index, reply);
+      any = true;
     }
+    return any;
   }
 
   /// A finished attempt: the outcome, or another attempt later.
