@@ -7,7 +7,10 @@
 # so background variants do not compete with the uploads), loopback.
 #   bench/bench_cli_upload.sh [images, default 1000] [rounds, default 3]   (BUILD_DIR, default build/bench)
 # Prints one Markdown table of the best round per client; goal: the CLI at
-# 16 at least 3x the curl loop. bench/RESULTS.md records a run.
+# 16 at least 3x the curl loop. Its last row is the server's own ceiling for
+# these uploads: wrk at 16 connections (raw bodies of the same PNG made new by
+# a trailer, bench/upload.lua), which no client can pass. bench/RESULTS.md
+# records a run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 images=${1:-1000}
@@ -61,8 +64,18 @@ cli_upload() { # concurrency
   [[ $stored == "$images" ]] || { echo "the CLI stored $stored of $images" >&2; exit 1; }
 }
 
-# One line per run: client, concurrency, seconds.
+# The server's ceiling: uploads per second that wrk gets in 5 s.
+wrk_ceiling() {
+  sed 's#image/jpeg#image/png#' bench/upload.lua >"$work/upload_png.lua"
+  UPLOAD_FILE="$work/images/img-00000.png" wrk -t2 -c16 -d5s -s "$work/upload_png.lua" "http://127.0.0.1:$port/" |
+    awk '/Requests\/sec/ {print $2}'
+}
+
+# One line per run: client, concurrency, seconds (wrk: uploads per second).
 for round in $(seq "$rounds"); do
+  start_server "wrk-$round"
+  echo "wrk-rate $(wrk_ceiling)"
+  stop_server
   for client in curl cli-1 cli-4 cli-16; do
     start_server "$client-$round"
     t0=$(now)
@@ -81,6 +94,7 @@ done >"$work/runs.txt"
 echo "| client | concurrency | images | best seconds | images/s | vs the curl loop |"
 echo "|---|---|---|---|---|---|"
 awk -v n="$images" '
+  $1 == "wrk-rate" {if ($2 > wrk) wrk = $2; next}
   {if (!($1 in best) || $2 < best[$1]) best[$1] = $2}
   END {
     base = n / best["curl"]
@@ -90,4 +104,5 @@ awk -v n="$images" '
       printf "| %s | %s | %d | %.2f | %.0f | %.2fx |\n", (c == "curl" ? "curl -F loop" : "progimage-cli upload"),
              (c == "curl" ? "1" : substr(c, 5)), n, best[c], rate, rate / base
     }
+    printf "| wrk (the server'"'"'s ceiling for these uploads) | 16 | 5 s | — | %.0f | %.2fx |\n", wrk, wrk / base
   }' "$work/runs.txt"
