@@ -3,11 +3,11 @@
 # into tests/tus, s3rver into tests/s3, the Redocly CLI into tests/openapi and
 # the TypeScript client's build tools into clients/typescript), builds, and
 # runs every test tier:
-#   1. unit, contract, corpus and crash tests on the optimised build;
+#   1. unit, contract, client, corpus and crash tests on the optimised build;
 #   2. the quick contract tests again on the many-machine stack: the
 #      PostgreSQL catalog and S3 storage (a PostgreSQL server and an S3 peer
 #      the tests start themselves, tests/postgres and tests/s3);
-#   3. unit and contract tests again under AddressSanitizer + UBSan;
+#   3. unit, contract and C++ client tests again under AddressSanitizer + UBSan;
 #   4. the fuzz targets for a bounded time (clang, libFuzzer).
 # Ends with one line "N passed, N failed".
 set -uo pipefail
@@ -64,7 +64,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_retur
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 if build build/asan -DCMAKE_BUILD_TYPE=Debug -DPROGIMAGE_SANITIZE=ON -DPROGIMAGE_TESTS=ON; then
-  run_ctest asan build/asan -L "unit|contract" -LE slow -j 2
+  # The C++ clients too; not the TypeScript client, the OpenAPI lint or the
+  # installed examples, which run no code of this build's.
+  run_ctest asan build/asan -L "unit|contract|clients" -LE slow -E "clients\.(typescript|install)|openapi\.lint" -j 2
 else
   failed_steps+=("sanitizer build")
 fi
