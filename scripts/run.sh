@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 # Its own build tree: the service needs none of the test dependencies.
 cmake -S . -B build/serve -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROGIMAGE_TESTS=OFF >/dev/null
-cmake --build build/serve --target progimage
+cmake --build build/serve --target progimage progimage-cli  # the service, and its command line client
 exec build/serve/src/app/progimage serve "$@"
