@@ -83,8 +83,12 @@ std::optional<std::chrono::milliseconds> retry_delay(const RetryPolicy& policy, 
     again = never_sent(reply.transfer) || (resendable && transient(reply.transfer));
   }
   if (!again) return std::nullopt;
-  if (auto after = parse_retry_after(reply.header("Retry-After"), std::chrono::system_clock::now()))
-    return std::min<std::chrono::milliseconds>(*after, policy.max_delay);
+  if (auto after = parse_retry_after(reply.header("Retry-After"), std::chrono::system_clock::now())) {
+    // Sooner than the server asked would only be refused again: a wait
+    // longer than the policy allows ends the retries (as in the TypeScript client).
+    if (*after > policy.max_delay) return std::nullopt;
+    return std::chrono::milliseconds(*after);
+  }
   return full_jitter(policy, attempt + 1);
 }
 

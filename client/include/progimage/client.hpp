@@ -24,9 +24,10 @@ namespace progimage {
 /// it), and on 502/504 and transfers without an answer when the request is
 /// idempotent (GET, HEAD, PUT, DELETE, and the resumable protocol's PATCH,
 /// which resumes from the server's offset). The wait before attempt n is
-/// `Retry-After` when the server sent one (capped by `max_delay`), else a
-/// random time in [0, min(max_delay, base_delay · 2^(n-1))] ("full
-/// jitter"). A request body that is a file is re-read from its start.
+/// `Retry-After` when the server sent one, else a random time in
+/// [0, min(max_delay, base_delay · 2^(n-1))] ("full jitter"). A `Retry-After`
+/// longer than `max_delay` ends the retries at once: the error is thrown
+/// rather than the request sent before the server would take it. A request body that is a file is re-read from its start.
 struct RetryPolicy {
   int max_attempts = 4;  ///< 1: no retries
   std::chrono::milliseconds base_delay{200};

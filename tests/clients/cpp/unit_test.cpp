@@ -149,10 +149,11 @@ TEST(RetryAfter, SecondsAndHttpDates) {
   EXPECT_EQ(detail::parse_retry_after("", now), std::nullopt);
 }
 
-TEST(RetryDelay, HonoursRetryAfterCappedByMaxDelay) {
+TEST(RetryDelay, HonoursRetryAfterUpToMaxDelay) {
   RetryPolicy p{.max_attempts = 4, .base_delay = 100ms, .max_delay = 2s};
   EXPECT_EQ(detail::retry_delay(p, 1, answer(429, "1"), false), 1000ms);
-  EXPECT_EQ(detail::retry_delay(p, 1, answer(503, "100"), false), 2000ms);
+  EXPECT_EQ(detail::retry_delay(p, 1, answer(503, "2"), false), 2000ms);
+  EXPECT_EQ(detail::retry_delay(p, 1, answer(503, "100"), false), std::nullopt);  // longer than the policy waits
   EXPECT_EQ(detail::retry_delay(p, 4, answer(503, "1"), false), std::nullopt);  // attempts used up
 }
 
