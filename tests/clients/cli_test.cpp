@@ -382,6 +382,37 @@ TEST(CliProgress, BarIsDrawnOnATerminalAndAbsentInAPipe) {
   EXPECT_EQ(out.find("\x1b[K"), std::string::npos) << out;
 }
 
+TEST(CliProgress, JobsWaitDrawsABarOfItemsOnATerminal) {
+  Server server({.args = {"--workers", "1"}});
+  ASSERT_TRUE(server.start());
+  TempDir tmp;
+  make_pngs(tmp.path / "job", 40, 64, 6000);
+  const CliRun up = run_cli(server, {"upload", (tmp.path / "job").string(), "--tag", "bar40"});
+  ASSERT_EQ(up.status, 0) << up.describe();
+  // Enough work per item that the job is still running when the wait begins.
+  const CliRun submitted = run_cli(
+      server, {"jobs", "submit", "--tag", "bar40", "--params", "w=600&h=600&fit=fill&enlarge=true&blur=4&format=png",
+               "--json"});
+  ASSERT_EQ(submitted.status, 0) << submitted.describe();
+  const auto docs = submitted.json_lines();
+  ASSERT_FALSE(docs.empty()) << submitted.describe();
+  const std::string id(docs.front().at("id").as_string());
+
+  const CliRun waited = run_on_terminal(server, {"jobs", "wait", id, "--poll", "0.1"});
+  ASSERT_EQ(waited.status, 0) << waited.describe();
+  EXPECT_NE(waited.out.find('\r'), std::string::npos) << "redrawn in place; " << waited.describe();
+  const std::regex bar(R"(\[[=> ]{30}\] \d+/40 items)");
+  EXPECT_TRUE(std::regex_search(waited.out, bar)) << waited.describe();
+  EXPECT_NE(waited.out.find("] 40/40 items"), std::string::npos) << "the bar's last state; " << waited.describe();
+  std::vector<int> shown;
+  const std::regex count(R"(\] (\d+)/40 items)");
+  for (std::sregex_iterator it(waited.out.begin(), waited.out.end(), count), end; it != end; ++it)
+    shown.push_back(std::stoi((*it)[1]));
+  ASSERT_FALSE(shown.empty());
+  EXPECT_LT(shown.front(), 40) << "drawn while the job ran; " << waited.describe();
+  EXPECT_TRUE(std::is_sorted(shown.begin(), shown.end())) << waited.describe();
+}
+
 // ---------------------------------------------------------------------------
 
 TEST(CliHelp, EveryCommandHasExamplesAndUsageErrorsExitWith2) {
