@@ -1,4 +1,5 @@
 // Bulk work on the server: jobs submit, status, wait and cancel.
+#include <optional>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
@@ -166,7 +167,7 @@ void print_results(Context& ctx, const std::string& id) {
 /// Follows the job to its end with a progress display, then lists its results.
 int wait(Context& ctx, const std::string& id, const WaitArgs& a) {
   Progress progress(Progress::choose(ctx.json), "items", "job " + id);
-  ctx.out().attach(&progress);
+  std::optional<AttachedProgress> attached(std::in_place, ctx.out(), progress);
   WaitOptions w;
   w.poll_interval = std::chrono::milliseconds(std::max<long>(50, std::lround(a.poll_seconds * 1000)));
   if (!a.timeout.empty()) w.timeout = parse_duration(a.timeout);
@@ -174,17 +175,11 @@ int wait(Context& ctx, const std::string& id, const WaitArgs& a) {
     progress.set_total(job.total);
     progress.update(job.done + job.failed + job.cancelled);
   };
-  Job job;
-  try {
-    job = ctx.client().wait_job(id, w);
-  } catch (...) {
-    ctx.out().attach(nullptr);
-    throw;
-  }
+  const Job job = ctx.client().wait_job(id, w);
   progress.set_total(job.total);
   progress.update(job.done + job.failed + job.cancelled);
   progress.finish();
-  ctx.out().attach(nullptr);
+  attached.reset();
   print_results(ctx, id);
   if (ctx.json) {
     json::object summary = to_json(job);

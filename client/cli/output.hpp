@@ -35,6 +35,20 @@ class Output {
   Progress* progress_ = nullptr;
 };
 
+/// Attaches a progress display to an Output for a scope, and detaches it
+/// however the scope ends (an exception must not leave Output pointing at a
+/// destroyed Progress).
+class AttachedProgress {
+ public:
+  AttachedProgress(Output& out, Progress& progress) : out_(out) { out_.attach(&progress); }
+  ~AttachedProgress() { out_.attach(nullptr); }
+  AttachedProgress(const AttachedProgress&) = delete;
+  AttachedProgress& operator=(const AttachedProgress&) = delete;
+
+ private:
+  Output& out_;
+};
+
 /// The object as the server sent it (`json`), or built from the fields when
 /// the SDK left that empty.
 boost::json::object to_json(const Image& image);

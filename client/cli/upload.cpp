@@ -212,7 +212,7 @@ int upload(Context& ctx, const UploadArgs& a) {
   Output& out = ctx.out();
   Progress progress(Progress::choose(ctx.json, Progress::Mode::none), "files");
   progress.set_total(static_cast<std::int64_t>(batch.size() + large.size()), total_bytes);
-  out.attach(&progress);
+  const AttachedProgress attached(out, progress);
   Tally tally(out, progress);
   const auto started = std::chrono::steady_clock::now();
   auto& client = ctx.client();
@@ -248,13 +248,13 @@ int upload(Context& ctx, const UploadArgs& a) {
       tally.stored(f.shown, client.upload_resumable(f.path, options, ro));
     } catch (const progimage::Error& e) {
       tally.failed(f.shown, e);
+    } catch (const std::filesystem::filesystem_error& e) {  // gone or unreadable since it was listed
+      tally.failed(f.shown, e.what());
     }
     progress.update(++items_before, bytes_before += f.size);
   }
 
-  const int status = tally.summary(std::chrono::steady_clock::now() - started, ctx.settings());
-  out.attach(nullptr);
-  return status;
+  return tally.summary(std::chrono::steady_clock::now() - started, ctx.settings());
 }
 
 }  // namespace

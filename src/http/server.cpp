@@ -516,7 +516,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Session> session) {
         read_request(parser, req);
         res = co_await dispatch(req, body, internal_error);
       } catch (const Error& e) {
-        res = Response::error(e.code(), e.what());
+        res = Response::error(e);
       }
       if (!body.complete() || body.broken()) res.close = true;  // unread body: the connection cannot be reused
     }

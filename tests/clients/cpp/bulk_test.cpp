@@ -125,8 +125,8 @@ TEST_F(ClientResumable, ADroppedChunkIsResumedFromTheServersOffset) {
   std::vector<std::string> trail;
   for (const auto& e : proxy.log())
     trail.push_back(std::string(e.at("method").as_string()) + " " + answer_of(e));
-  auto dropped = std::find(trail.rbegin(), trail.rend(), "PATCH dropped").base() - 1;
   ASSERT_EQ(std::count(trail.begin(), trail.end(), "PATCH dropped"), 2) << ::testing::PrintToString(trail);
+  auto dropped = std::find(trail.rbegin(), trail.rend(), "PATCH dropped").base() - 1;
   ASSERT_NE(dropped + 1, trail.end());
   EXPECT_EQ(*(dropped + 1), "HEAD 200") << "after a failed chunk the offset is asked: " << ::testing::PrintToString(trail);
   EXPECT_EQ(trail.front(), "POST 201");
