@@ -149,6 +149,12 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def answer(self, status, body=b"", headers=()):
+        # Logged before the answer leaves: a client that reads the log right
+        # after its answer must find its request there.
+        entry, self.entry = getattr(self, "entry", None), None
+        if entry is not None:
+            entry.setdefault("status", status)
+            self.record(entry)
         self.send_response(status)
         sent_length = False
         for name, value in headers:
@@ -182,17 +188,17 @@ class Handler(BaseHTTPRequestHandler):
                 state.failed += 1
         entry = {"method": self.command, "path": split.path, "query": split.query, "range": headers.get("range", ""),
                  "verdict": problem or "ok"}
+        self.entry = entry  # recorded by answer()
         if problem:
-            entry["status"] = 403
-            self.record(entry)
             return self.answer(403, s3_error("SignatureDoesNotMatch", problem), [("Content-Type", "application/xml")])
 
         fault = state.take_fault(self.command, split.path + "?" + split.query)
         if fault is not None:
             entry["status"] = fault
             entry["injected"] = True
-            self.record(entry)
             if fault == "drop":
+                self.entry = None
+                self.record(entry)
                 self.close_connection = True
                 return
             return self.answer(int(fault), s3_error("ServiceUnavailable" if int(fault) == 503 else "InternalError",
@@ -200,13 +206,11 @@ class Handler(BaseHTTPRequestHandler):
 
         query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
         if self.command == "DELETE" and "uploadId" in query:
-            status = self.abort_upload(query["uploadId"][0])
+            self.abort_upload(query["uploadId"][0])
         elif self.command == "GET" and "uploads" in query:
-            status = self.list_uploads(split.path.strip("/").split("/")[0])
+            self.list_uploads(split.path.strip("/").split("/")[0])
         else:
-            status = self.forward(split, query, body)
-        entry["status"] = status
-        self.record(entry)
+            self.forward(split, query, body)
 
     def forward(self, split, query, body):
         state = self.server.state
