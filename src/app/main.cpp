@@ -148,7 +148,7 @@ int serve(const core::Config& cfg) {
 
   fetch::Fetcher fetcher(fetch_options_of(cfg));
   service::ServiceOptions service_options{limits_of(cfg), cfg.cache_bytes, cfg.memory_cache_bytes, cfg.presets,
-                                          cfg.variants};
+                                          cfg.variants, cfg.working_copies};
   service::ImageService images(*catalog, *blobs, fetcher, service_options);
   http::ProcessingPool pool(processing_threads, cfg.processing_queue);
   // Remote fetches wait on the network, not the CPU: their own bounded threads.

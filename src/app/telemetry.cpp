@@ -20,6 +20,9 @@ Telemetry::Telemetry(service::ImageService& images, http::ProcessingPool& pool, 
                    .with({})),
       evictions_(registry_.counter("progimage_derivative_evictions_total", "derivatives evicted by the cache budget")
                      .with({})),
+      working_copy_renders_(registry_.counter("progimage_working_copy_renders_total",
+                                              "renders that decoded a working copy instead of the original")
+                                .with({})),
       rejected_(registry_.counter("progimage_processing_rejected_total",
                                   "image tasks refused with 503 because the processing pool was full")
                     .with({})),
@@ -102,6 +105,7 @@ std::string Telemetry::render() {
     sync_counter(cache_.with({"miss"}), k.cache_misses.load());
     sync_counter(renders_, k.renders.load());
     sync_counter(evictions_, k.evictions.load());
+    sync_counter(working_copy_renders_, k.working_copy_renders.load());
     sync_counter(rejected_, pool_.rejected());
     if (jobs_) {
       sync_counter(job_items_.with({"done"}), jobs_->done.load());

@@ -41,6 +41,7 @@ class Telemetry {
   http::Family<http::Counter>& cache_;
   http::Counter& renders_;
   http::Counter& evictions_;
+  http::Counter& working_copy_renders_;
   http::Counter& rejected_;
   http::Family<http::Counter>& job_items_;
   http::Family<http::Counter>& callbacks_;

@@ -42,12 +42,14 @@ std::string_view item_kind_name(ItemKind k) noexcept {
     case ItemKind::image: return "image";
     case ItemKind::url: return "url";
     case ItemKind::variant: return "variant";
+    case ItemKind::working_copies: return "working_copies";
   }
   return "image";
 }
 
 std::optional<ItemKind> parse_item_kind(std::string_view s) noexcept {
-  return parse_name(s, {ItemKind::image, ItemKind::url, ItemKind::variant}, item_kind_name);
+  return parse_name(s, {ItemKind::image, ItemKind::url, ItemKind::variant, ItemKind::working_copies},
+                    item_kind_name);
 }
 
 std::string_view item_status_name(ItemStatus s) noexcept {

@@ -32,6 +32,7 @@ struct DeleteResult {
   bool blob_unreferenced = false;  // no image of any tenant uses the sha256 any more: the blob may go
   std::string sha256;
   std::vector<std::string> derivative_keys;  // removed from the index: the blobs may go
+  std::vector<std::string> working_copy_keys;  // with the last image of the bytes: the blobs may go
 };
 
 struct ImageQuery {
@@ -70,6 +71,20 @@ struct DerivativeRecord {
   std::int64_t last_used_at = 0;
 };
 
+/// A reduced copy of an original that renders decode instead of it (see
+/// imaging::WorkingCopy). One per level of a blob, shared by every image of
+/// those bytes; it goes with the last of them.
+struct WorkingCopyRecord {
+  std::string sha256;  // of the original
+  int level = 0;       // longest side it was made for
+  std::string key;     // blob key in Space::working
+  std::string format;
+  int width = 0;
+  int height = 0;
+  std::int64_t size = 0;
+  std::int64_t created_at = 0;
+};
+
 // ---- jobs ------------------------------------------------------------------
 
 /// Final states are completed, failed, partial and cancelled.
@@ -82,6 +97,7 @@ enum class ItemKind {
   image,    // a stored image id (bulk job)
   url,      // a remote URL (bulk job)
   variant,  // a preset variant of a stored image (no job row)
+  working_copies,  // the working copies of a stored image (no job row)
 };
 std::string_view item_kind_name(ItemKind k) noexcept;
 std::optional<ItemKind> parse_item_kind(std::string_view s) noexcept;
@@ -214,6 +230,7 @@ struct CatalogStats {
   std::int64_t images = 0;
   std::int64_t bytes_stored = 0;           // originals, each blob once
   std::int64_t bytes_saved_by_dedupe = 0;  // bytes of duplicate uploads not stored again
+  std::int64_t bytes_working_copies = 0;   // working copies of those originals
   std::vector<std::pair<std::string, std::int64_t>> formats;       // most uploads first
   std::vector<std::pair<std::string, std::int64_t>> camera_models; // top 10, "unknown" without EXIF
   std::vector<std::pair<std::string, std::int64_t>> uploads_per_day;  // YYYY-MM-DD, oldest first
@@ -349,7 +366,8 @@ class Catalog {
   virtual InsertResult insert_image(const core::ImageRecord& image) = 0;
   virtual std::optional<core::ImageRecord> get_image(const std::string& id) = 0;
   virtual std::optional<core::ImageRecord> update_image(const std::string& id, const ImagePatch& patch) = 0;
-  /// Deletes the record and its derivative index rows in one transaction.
+  /// Deletes the record and its derivative index rows in one transaction,
+  /// and the working copies' rows with the last image of its bytes.
   virtual DeleteResult delete_image(const std::string& id) = 0;
   virtual ImagePage list_images(const ImageQuery& query) = 0;
   /// Calls `each` for every image created at or after `since` (unix seconds)
@@ -368,6 +386,14 @@ class Catalog {
   /// Removes least-recently-used rows until the total is at most `budget`;
   /// returns the removed keys so that the caller deletes their blobs.
   virtual std::vector<std::string> evict_derivatives(std::int64_t budget) = 0;
+
+  // ---- working copies -------------------------------------------------------
+  /// The working copies of these bytes, smallest level first.
+  virtual std::vector<WorkingCopyRecord> working_copies(const std::string& sha256) = 0;
+  /// Records (or replaces) a working copy; false, and nothing recorded, when
+  /// no image has its bytes any more (deleted while it was being made: the
+  /// caller removes its blob).
+  virtual bool put_working_copy(const WorkingCopyRecord& copy) = 0;
 
   // ---- variants -----------------------------------------------------------
   // insert_image() also stores each `image.variants` entry (name -> "pending")

@@ -425,7 +425,13 @@ InsertResult PostgresCatalog::insert_image(const core::ImageRecord& image) {
     insert_tags(c, rec.id, rec.tags);
     const auto now_ms = core::unix_now_ms();
     for (const auto& [name, status] : rec.variants) insert_variant(c, rec.id, name, now_ms);
-    if (!rec.variants.empty()) postgres::notify(c, Signal::work_queued, "");  // once: a round trip each
+    if (rec.wants_working_copies) {
+      c.query("INSERT INTO job_items (kind, source, max_attempts, next_attempt_at) VALUES ('working_copies', $1, $2, $3)",
+              rec.id, kVariantAttempts, now_ms);
+    }
+    if (!rec.variants.empty() || rec.wants_working_copies) {
+      postgres::notify(c, Signal::work_queued, "");  // once: a round trip each
+    }
     return {std::move(rec), false};
   });
 }
@@ -480,6 +486,10 @@ DeleteResult PostgresCatalog::delete_image(const std::string& id) {
     auto r = c.query("SELECT EXISTS (SELECT 1 FROM images WHERE sha256 = $1)", result.sha256);
     r.step();
     result.blob_unreferenced = r.int64(0) == 0;
+    if (result.blob_unreferenced) {
+      auto gone = c.query("DELETE FROM working_copies WHERE sha256 = $1 RETURNING key", result.sha256);
+      while (gone.step()) result.working_copy_keys.push_back(gone.text(0));
+    }
     result.derivative_keys = delete_derivatives_of(c, tenant, result.sha256);
     postgres::notify(c, Signal::image_changed, id);
     fence.raise(c);
@@ -629,6 +639,32 @@ std::vector<std::string> PostgresCatalog::evict_derivatives(std::int64_t budget)
       evicted.insert(evicted.end(), batch.begin(), batch.end());
     }
     return evicted;
+  });
+}
+
+// ---- working copies ------------------------------------------------------------
+
+std::vector<WorkingCopyRecord> PostgresCatalog::working_copies(const std::string& sha256) {
+  return read([&](Connection& c) {
+    auto r = c.query("SELECT " + kWorkingCopyColumns + " FROM working_copies WHERE sha256 = $1 ORDER BY level", sha256);
+    std::vector<WorkingCopyRecord> out;
+    while (r.step()) out.push_back(read_working_copy(r));
+    return out;
+  });
+}
+
+bool PostgresCatalog::put_working_copy(const WorkingCopyRecord& w) {
+  return write(Durability::full, [&](Connection& c) {
+    // Under the blob's lock, which a delete of the last image of the bytes
+    // takes too: a copy finished after that delete is refused, not left behind.
+    lock_blob(c, w.sha256);
+    auto r = c.query("INSERT INTO working_copies (" + kWorkingCopyColumns +
+                         ") SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM images WHERE sha256 = $1)"
+                         " ON CONFLICT (sha256, level) DO UPDATE SET key = excluded.key, format = excluded.format,"
+                         " width = excluded.width, height = excluded.height, size = excluded.size,"
+                         " created_at = excluded.created_at RETURNING level",
+                     w.sha256, w.level, w.key, w.format, w.width, w.height, w.size, w.created_at);
+    return r.rows() > 0;
   });
 }
 
@@ -944,6 +980,12 @@ CatalogStats PostgresCatalog::stats(std::int64_t since_day, const std::string& t
     if (tenant.empty()) {
       auto r = c.query("SELECT COALESCE(SUM(size), 0) FROM (SELECT MAX(size) AS size FROM images GROUP BY sha256) b");
       if (r.step()) out.bytes_stored = r.int64(0);
+    }
+    {
+      auto r = c.query("SELECT COALESCE(SUM(size), 0) FROM working_copies WHERE $1 = ''"
+                       " OR sha256 IN (SELECT sha256 FROM images WHERE tenant = $1)",
+                       tenant);
+      if (r.step()) out.bytes_working_copies = r.int64(0);
     }
     {
       auto r = c.query("SELECT COALESCE(SUM(bytes), 0) FROM dedupe_savings WHERE ($1 = '' OR tenant = $1)", tenant);

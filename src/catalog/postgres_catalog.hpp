@@ -63,6 +63,8 @@ class PostgresCatalog final : public Catalog {
   std::vector<std::string> remove_derivatives(const std::string& tenant, const std::string& sha256) override;
   std::int64_t derivative_bytes() override;
   std::vector<std::string> evict_derivatives(std::int64_t budget) override;
+  std::vector<WorkingCopyRecord> working_copies(const std::string& sha256) override;
+  bool put_working_copy(const WorkingCopyRecord& copy) override;
 
   std::optional<VariantState> get_variant(const std::string& image_id, const std::string& name) override;
   bool queue_variant(const std::string& image_id, const std::string& name) override;

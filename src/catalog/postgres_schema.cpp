@@ -232,8 +232,25 @@ CREATE TABLE nodes (
 );
 )sql";
 
+// v2: working copies, reduced copies of originals that renders decode
+// instead (one per level of a blob, shared by the images of those bytes).
+constexpr const char* kV2 = R"sql(
+CREATE TABLE working_copies (
+  sha256     bytewise_text NOT NULL,
+  level      BIGINT NOT NULL,
+  key        bytewise_text NOT NULL,
+  format     bytewise_text NOT NULL,
+  width      BIGINT NOT NULL,
+  height     BIGINT NOT NULL,
+  size       BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (sha256, level)
+);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
+    {2, kV2},
 };
 
 }  // namespace

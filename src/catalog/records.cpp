@@ -135,6 +135,21 @@ ClaimedItem read_claimed_item(const Row& row) {
   return item;
 }
 
+const std::string kWorkingCopyColumns = "sha256, level, key, format, width, height, size, created_at";
+
+WorkingCopyRecord read_working_copy(const Row& row) {
+  WorkingCopyRecord c;
+  c.sha256 = row.text(0);
+  c.level = row.integer(1);
+  c.key = row.text(2);
+  c.format = row.text(3);
+  c.width = row.integer(4);
+  c.height = row.integer(5);
+  c.size = row.int64(6);
+  c.created_at = row.int64(7);
+  return c;
+}
+
 const std::string kVariantColumns = "status, derivative_key, error_code, error_message";
 
 VariantState read_variant(const Row& row) { return VariantState{row.text(0), row.text(1), read_error(row, 2)}; }

@@ -36,6 +36,9 @@ extern const std::string kClaimedItemColumns;
 ClaimedItem read_claimed_item(const Row& row);
 
 /// On `image_variants`.
+extern const std::string kWorkingCopyColumns;
+WorkingCopyRecord read_working_copy(const Row& row);
+
 extern const std::string kVariantColumns;
 VariantState read_variant(const Row& row);
 

@@ -434,6 +434,11 @@ InsertResult SqliteCatalog::insert_image(const core::ImageRecord& image) {
     // a crash right after it still produces them.
     const auto now_ms = core::unix_now_ms();
     for (const auto& [name, status] : rec.variants) insert_variant(w, rec.id, name, now_ms);
+    if (rec.wants_working_copies) {
+      auto s = w.cached(
+          "INSERT INTO job_items (kind, source, max_attempts, next_attempt_at) VALUES ('working_copies', ?1, ?2, ?3)");
+      s->bind(1, rec.id).bind(2, kVariantAttempts).bind(3, now_ms).run();
+    }
     return {std::move(rec), false};
   });
 }
@@ -493,6 +498,11 @@ DeleteResult SqliteCatalog::delete_image(const std::string& id) {
       s->bind(1, result.sha256);
       s->step();
       result.blob_unreferenced = s->int64(0) == 0;
+    }
+    if (result.blob_unreferenced) {
+      auto s = w.cached("DELETE FROM working_copies WHERE sha256 = ?1 RETURNING key");
+      s->bind(1, result.sha256);
+      while (s->step()) result.working_copy_keys.push_back(s->text(0));
     }
     // Derivatives were made for this tenant's image of the bytes, the only
     // one it has ((tenant, sha256) is unique): they go with it.
@@ -630,6 +640,29 @@ std::vector<std::string> SqliteCatalog::evict_derivatives(std::int64_t budget) {
       s->bind(1, key).run();
     }
     return evicted;
+  });
+}
+
+// ---- working copies --------------------------------------------------------
+
+std::vector<WorkingCopyRecord> SqliteCatalog::working_copies(const std::string& sha256) {
+  auto r = reader();
+  auto s = r->cached("SELECT " + kWorkingCopyColumns + " FROM working_copies WHERE sha256 = ?1 ORDER BY level");
+  s->bind(1, sha256);
+  std::vector<WorkingCopyRecord> out;
+  while (s->step()) out.push_back(read_working_copy(*s));
+  return out;
+}
+
+bool SqliteCatalog::put_working_copy(const WorkingCopyRecord& c) {
+  return write(Durability::full, [&](Connection& w) {
+    // In the transaction that would see a delete of the last image of the
+    // bytes: a copy finished after it is refused, not left behind.
+    auto s = w.cached("INSERT OR REPLACE INTO working_copies (" + kWorkingCopyColumns +
+                      ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM images WHERE sha256 = ?1)");
+    s->bind(1, c.sha256).bind(2, c.level).bind(3, c.key).bind(4, c.format).bind(5, c.width).bind(6, c.height)
+        .bind(7, c.size).bind(8, c.created_at).run();
+    return w.changes() > 0;
   });
 }
 
@@ -925,6 +958,13 @@ CatalogStats SqliteCatalog::stats(std::int64_t since_day, const std::string& ten
     // were saved too.
     auto s = r->cached("SELECT COALESCE(SUM(size), 0) FROM (SELECT MAX(size) AS size FROM images GROUP BY sha256)");
     if (s->step()) out.bytes_stored = s->int64(0);
+  }
+  {
+    auto s = r->cached(
+        "SELECT COALESCE(SUM(size), 0) FROM working_copies WHERE ?1 = ''"
+        " OR sha256 IN (SELECT sha256 FROM images WHERE tenant = ?1)");
+    s->bind(1, tenant);
+    if (s->step()) out.bytes_working_copies = s->int64(0);
   }
   {
     auto s = r->cached("SELECT COALESCE(SUM(bytes), 0) FROM dedupe_savings WHERE (?1 = '' OR tenant = ?1)");

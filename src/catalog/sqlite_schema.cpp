@@ -339,6 +339,22 @@ CREATE INDEX job_items_queued ON job_items (next_attempt_at, id) WHERE status = 
 CREATE INDEX job_items_leased ON job_items (lease_until) WHERE status = 'running';
 )sql";
 
+// v9: working copies, reduced copies of originals that renders decode
+// instead (one per level of a blob, shared by the images of those bytes).
+constexpr const char* kV9 = R"sql(
+CREATE TABLE working_copies (
+  sha256     TEXT NOT NULL,
+  level      INTEGER NOT NULL,
+  key        TEXT NOT NULL,
+  format     TEXT NOT NULL,
+  width      INTEGER NOT NULL,
+  height     INTEGER NOT NULL,
+  size       INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (sha256, level)
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
@@ -348,6 +364,7 @@ constexpr Migration kMigrations[] = {
     {6, kV6},
     {7, kV7},
     {8, kV8},
+    {9, kV9},
 };
 
 }  // namespace

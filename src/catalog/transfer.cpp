@@ -70,6 +70,9 @@ constexpr Column kDerivatives[] = {{"key", T},        {"tenant", T}, {"sha256", 
                                    {"format", T},     {"width", I},  {"height", I},     {"size", I},
                                    {"created_at", I}, {"last_used_at", I}};
 
+constexpr Column kWorkingCopies[] = {{"sha256", T}, {"level", I}, {"key", T},  {"format", T},
+                                     {"width", I},  {"height", I}, {"size", I}, {"created_at", I}};
+
 constexpr std::size_t kImagePhash = 17;
 constexpr std::size_t kImageMetadata = 16;
 
@@ -100,6 +103,7 @@ const TransferTable kTables[] = {
     {.name = "images", .columns = kImages, .normalize = fill_phash_from_metadata},
     {.name = "image_tags", .columns = kImageTags, .key_columns = 2},
     {.name = "image_variants", .columns = kImageVariants, .key_columns = 2},
+    {.name = "working_copies", .columns = kWorkingCopies, .key_columns = 2},
     {.name = "jobs", .columns = kJobs},
     {.name = "job_items", .columns = kJobItems, .numbered = true},
     {.name = "usage", .columns = kUsage, .key_columns = 3},

@@ -134,7 +134,7 @@ const TransferTable& table_named(std::string_view name) {
 }
 
 /// Every blob the source's rows name: the originals of its images (each once,
-/// however many tenants store the bytes), kept job outputs, and with
+/// however many tenants store the bytes), their working copies, kept job outputs, and with
 /// --derivatives the indexed derivatives.
 std::vector<Blob> blobs_named(Endpoints from, const Options& options, Report& report) {
   std::vector<Blob> blobs;
@@ -145,6 +145,12 @@ std::vector<Blob> blobs_named(Endpoints from, const Options& options, Report& re
     for (const auto& r : rows) originals.emplace(std::get<std::string>(r[sha]), std::get<std::int64_t>(r[size]));
   });
   for (auto& [key, bytes] : originals) blobs.push_back({Space::originals, key, bytes, key});
+
+  const auto& copies = table_named("working_copies");
+  const auto ck = catalog::column_index(copies, "key"), cn = catalog::column_index(copies, "size");
+  for_each_batch(from.catalog, copies, options.batch, [&](const std::vector<TableRow>& rows) {
+    for (const auto& r : rows) blobs.push_back({Space::working, std::get<std::string>(r[ck]), std::get<std::int64_t>(r[cn]), {}});
+  });
 
   if (options.derivatives) {
     const auto& derivatives = table_named("derivatives");
@@ -341,7 +347,7 @@ Report run(Endpoints from, Endpoints to, const Options& options, Observer& obser
   Report report;
   const auto tables = tables_to_copy(options);
   const auto missing = check_target(from, to, tables, options, report, observer);
-  for (auto space : {Space::originals, Space::derivatives, Space::outputs})
+  for (auto space : {Space::originals, Space::working, Space::derivatives, Space::outputs})
     if (space != Space::derivatives || options.derivatives) count_of(report, space);
   if (std::all_of(report.tables.begin(), report.tables.end(), [](auto& t) { return t.source == 0; }))
     report.notes.push_back("the source catalog holds nothing: is it the installation's catalog?");

@@ -89,6 +89,12 @@ std::int64_t to_int(const Setting& s, const std::string& v, std::int64_t lo, std
   return out;
 }
 
+bool to_switch(const Setting& s, const std::string& v) {
+  if (v == "on" || v == "true") return true;
+  if (v == "off" || v == "false") return false;
+  bad(s, v, "expected on or off");
+}
+
 std::chrono::milliseconds to_duration(const Setting& s, const std::string& v) {
   auto d = parse_duration(v);
   if (!d || d->count() <= 0) bad(s, v, "expected a duration such as 10s, 500ms or PT10S");
@@ -258,6 +264,10 @@ const std::vector<Setting>& settings() {
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) {
          c.memory_cache_bytes = to_int(s, v.back(), 0, 1LL << 40);
        }},
+      {"working-copies", "PROGIMAGE_WORKING_COPIES", "on",
+       "on: large images get reduced working copies that smaller renders decode instead; off: renders decode originals",
+       false,
+       [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.working_copies = to_switch(s, v.back()); }},
       {"fetch-max-bytes", "PROGIMAGE_FETCH_MAX_BYTES", "10M", "largest remote image fetched", false,
        [](Config& c, const Values& v, [[maybe_unused]] const Setting& s) { c.fetch_max_bytes = to_int(s, v.back(), 1, 1LL << 40); }},
       {"fetch-timeout", "PROGIMAGE_FETCH_TIMEOUT", "10s", "total time limit for a remote fetch", false,

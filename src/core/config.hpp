@@ -76,6 +76,7 @@ struct Config {
   std::chrono::milliseconds transform_timeout{10'000};
   std::int64_t cache_bytes = 1LL << 30;
   std::int64_t memory_cache_bytes = 128LL << 20;
+  bool working_copies = true;
   std::int64_t fetch_max_bytes = 10LL * 1024 * 1024;
   std::chrono::milliseconds fetch_timeout{10'000};
   int fetch_max_redirects = 3;

@@ -33,6 +33,8 @@ struct ImageRecord {
   std::string metadata_json;           // the `/info` extras (exif, icc, phash...) as a JSON object
   std::optional<std::uint64_t> phash;  // 64-bit perceptual hash, for similar images
   std::map<std::string, std::string> variants;  // preset name -> pending|ready|failed
+  /// insert_image() queues the making of the image's working copies (not stored).
+  bool wants_working_copies = false;
 };
 
 }  // namespace progimage::core

@@ -131,6 +131,7 @@ class ImageRoutes {
     out["images"] = st.images;
     out["bytes_stored"] = st.bytes_stored;
     out["bytes_saved_by_dedupe"] = st.bytes_saved_by_dedupe;
+    out["bytes_working_copies"] = st.bytes_working_copies;
     out["formats"] = pairs_json(st.formats, "format");
     if (st.formats.empty()) out["popular_format"] = nullptr;
     else out["popular_format"] = json::object{{"format", st.formats[0].first}, {"uploads", st.formats[0].second}};

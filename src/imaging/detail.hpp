@@ -102,6 +102,13 @@ vips::VImage load_upright(const std::filesystem::path& path, const Probe& probe,
 /// The colour policy of every output: CMYK and other non-RGB data goes to
 /// sRGB through its ICC profile; 16-bit and float drop to 8 bits.
 vips::VImage to_srgb8(const vips::VImage& in);
+/// Exactly w x h pixels (alpha premultiplied while resampling), in the
+/// band format `img` has.
+vips::VImage scale_to(const vips::VImage& img, int w, int h);
+/// The same policy, keeping 16-bit RGB or grey at 16 bits when asked (for
+/// working copies, which must lose nothing a render could still use).
+enum class Depth { eight_bits, keep_16_bits };
+vips::VImage to_srgb(const vips::VImage& in, Depth depth);
 
 /// An EXIF string field as libvips shows it, reduced to its value ("" when absent).
 std::string exif_value(const vips::VImage& img, const char* field);

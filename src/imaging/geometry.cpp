@@ -70,6 +70,13 @@ ResizePlan plan_resize(int in_w, int in_h, const ops::TransformSpec& spec) {
   return p;
 }
 
+std::optional<ops::Rect> clip_rect(const ops::Rect& r, int w, int h) {
+  const int x0 = std::clamp(r.x, 0, w), y0 = std::clamp(r.y, 0, h);
+  const int x1 = std::clamp(r.x + r.w, 0, w), y1 = std::clamp(r.y + r.h, 0, h);
+  if (x1 <= x0 || y1 <= y0) return std::nullopt;
+  return ops::Rect{x0, y0, x1 - x0, y1 - y0};
+}
+
 void rotated_size(int w, int h, int degrees, int& out_w, int& out_h) {
   const int d = ((degrees % 360) + 360) % 360;
   if (d == 0 || d == 180) {

@@ -1,6 +1,8 @@
 #pragma once
 // Output geometry of the resize step, shared by render() and explain() so the
 // dry run predicts exactly what the pipeline produces. Pure code.
+#include <optional>
+
 #include "ops/spec.hpp"
 
 namespace progimage::imaging::detail {
@@ -14,6 +16,9 @@ struct ResizePlan {
 
 /// The resize step for an input of in_w x in_h (after orientation, crop, trim).
 ResizePlan plan_resize(int in_w, int in_h, const ops::TransformSpec& spec);
+
+/// The part of `r` inside a w x h image; nullopt when nothing of it is.
+std::optional<ops::Rect> clip_rect(const ops::Rect& r, int w, int h);
 
 /// Size of a w x h image rotated by `degrees` clockwise (bounding box for non-right angles).
 void rotated_size(int w, int h, int degrees, int& out_w, int& out_h);

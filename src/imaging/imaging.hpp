@@ -72,12 +72,53 @@ Metadata analyze(const std::filesystem::path& path, const Probe& probe, const Li
 std::vector<std::uint64_t> similarity_hashes(const std::filesystem::path& path, const Probe& probe,
                                              const Limits& limits);
 
+// ---- working copies ------------------------------------------------------------
+
+/// A reduced copy of an original that renders needing fewer pixels decode
+/// instead of it: upright (EXIF orientation applied), in the colour space the
+/// pipeline renders from (CMYK and the like already in sRGB, RGB profiles
+/// kept), alpha and 16-bit depth kept where the original has them, no other
+/// metadata.
+struct WorkingCopy {
+  int level = 0;   // its longest side, the level it was made for
+  int width = 0;   // upright
+  int height = 0;
+  std::string format;          // jpeg, webp or png
+  std::filesystem::path path;  // where its bytes are, once opened
+};
+
+/// The levels (longest sides) of the working copies worth making for an
+/// original: none for small, animated, multi-page and vector images.
+std::vector<int> working_copy_levels(const Probe& probe);
+
+struct EncodedWorkingCopy {
+  WorkingCopy copy;
+  std::string bytes;
+};
+
 /// A source image with the stored facts the pipeline may use.
 struct Source {
   std::filesystem::path path;
   Probe probe;
   std::optional<std::pair<double, double>> focus;  // stored focal point, fractions
+  /// Decoded instead of `path` where it holds enough pixels for the render
+  /// (pick_working_copy() chose it); sizes and crops stay the original's.
+  std::optional<WorkingCopy> working_copy;
 };
+
+/// Makes the working copy of `original` at `level`. Throws core::Error.
+EncodedWorkingCopy make_working_copy(const Source& original, int level, const Limits& limits);
+/// Whether a copy is small enough against its original's bytes to be stored.
+bool worth_keeping(const EncodedWorkingCopy& copy, std::int64_t original_bytes);
+
+/// The smallest of `copies` that render(source, spec, format) can decode
+/// instead of the original with no visible difference, or nullopt when the
+/// render needs the original: no resize, an output (after dpr, of the crop
+/// region) too large for every copy, enlarge beyond them, trim (its box
+/// depends on the full-resolution pixels), autorotate=false, kept metadata
+/// (strip=false), a page, animation, or a vector source.
+std::optional<std::size_t> pick_working_copy(const Source& source, const std::vector<WorkingCopy>& copies,
+                                             const ops::TransformSpec& spec, const std::string& format);
 
 /// Other stored images that a transform refers to (mask:image:, watermark).
 using ImageResolver = std::function<std::optional<Source>(const std::string& id)>;

@@ -82,32 +82,6 @@ std::vector<double> pixel_of(const ops::Color& c, const VImage& img, bool with_a
   return v;
 }
 
-// Exactly w x h: resize may land one pixel off.
-VImage exact_size(const VImage& img, int w, int h) {
-  if (img.width() == w && img.height() == h) return img;
-  VImage out = img;
-  if (out.width() > w || out.height() > h) {
-    out = out.crop(0, 0, std::min(w, out.width()), std::min(h, out.height()));
-  }
-  if (out.width() < w || out.height() < h) {
-    out = out.embed(0, 0, w, h, VImage::option()->set("extend", VIPS_EXTEND_COPY));
-  }
-  return out;
-}
-
-VImage scale_to(const VImage& img, int w, int h) {
-  if (img.width() == w && img.height() == h) return img;
-  const double hs = double(w) / img.width(), vs = double(h) / img.height();
-  VImage out;
-  if (img.has_alpha()) {
-    // Premultiplied, or transparent pixels bleed their colour into edges.
-    out = img.premultiply().resize(hs, VImage::option()->set("vscale", vs)).unpremultiply();
-  } else {
-    out = img.resize(hs, VImage::option()->set("vscale", vs));
-  }
-  return exact_size(out.cast(VIPS_FORMAT_UCHAR), w, h);
-}
-
 ops::Gravity effective_gravity(const Source& source, const ops::Gravity& g) {
   ops::Gravity out = g;
   if (g.kind == ops::GravityKind::focus || (g.kind == ops::GravityKind::smart && source.focus)) {
@@ -257,7 +231,7 @@ VImage process_frame(VImage img, const Context& cx, const detail::ResizePlan& pl
                      const std::optional<VImage>& mask_img, const std::optional<VImage>& watermark) {
   const auto& spec = cx.spec;
   if (plan.resize) {
-    img = scale_to(img, plan.scaled_w, plan.scaled_h);
+    img = detail::scale_to(img, plan.scaled_w, plan.scaled_h);
     if (plan.crop) {
       img = cover_crop(img, effective_gravity(cx.source, spec.gravity), plan.out_w, plan.out_h);
     } else if (plan.pad) {
@@ -290,7 +264,7 @@ VImage process_frame(VImage img, const Context& cx, const detail::ResizePlan& pl
 
   if (spec.mask.kind != ops::MaskKind::none) {
     const VImage m = spec.mask.kind == ops::MaskKind::image
-                         ? scale_to(*mask_img, img.width(), img.height())
+                         ? detail::scale_to(*mask_img, img.width(), img.height())
                          : shape_mask(spec.mask, img.width(), img.height());
     img = apply_mask(img, m);
   }
@@ -303,7 +277,7 @@ VImage process_frame(VImage img, const Context& cx, const detail::ResizePlan& pl
       fit_w = std::max(1, static_cast<int>(std::lround(double(ww) * img.height() / wh)));
       wh = img.height();
     }
-    wm = scale_to(with_alpha(as_rgb(wm)), fit_w, wh);
+    wm = detail::scale_to(with_alpha(as_rgb(wm)), fit_w, wh);
     const VImage wm_colour = wm.extract_band(0, VImage::option()->set("n", 3));
     const VImage wm_alpha = (wm.extract_band(3) * spec.watermark->opacity).cast(VIPS_FORMAT_UCHAR);
     wm = wm_colour.bandjoin(wm_alpha);
@@ -343,12 +317,32 @@ std::optional<ops::Rect> trim_box(VImage frame, int threshold) {
 
 // Crop rectangle clipped to the image; empty -> 422.
 ops::Rect clip_rect(const ops::Rect& r, int w, int h) {
-  const int x0 = std::clamp(r.x, 0, w), y0 = std::clamp(r.y, 0, h);
-  const int x1 = std::clamp(r.x + r.w, 0, w), y1 = std::clamp(r.y + r.h, 0, h);
-  if (x1 <= x0 || y1 <= y0) {
-    throw Error(ErrorCode::unprocessable, "crop lies outside the image");
-  }
-  return {x0, y0, x1 - x0, y1 - y0};
+  if (auto inside = detail::clip_rect(r, w, h)) return *inside;
+  throw Error(ErrorCode::unprocessable, "crop lies outside the image");
+}
+
+// Region `r` of the original, from a working copy of it scaled by fx, fy, as
+// exactly w x h pixels. The region's edges fall between the copy's pixels: a
+// whole-pixel crop would shift the content by a fraction of an output pixel
+// (visible on every edge), so the copy is reduced until the region has the
+// output's size and then moved by the fraction that remains.
+VImage region_of_copy(const VImage& copy, const ops::Rect& r, double fx, double fy, int w, int h) {
+  const double sx = w / (r.w * fx), sy = h / (r.h * fy);
+  const int scaled_w = std::max(1, static_cast<int>(std::lround(copy.width() * sx)));
+  const int scaled_h = std::max(1, static_cast<int>(std::lround(copy.height() * sy)));
+  const VImage scaled = detail::scale_to(copy, scaled_w, scaled_h);
+  const double ox = r.x * fx * sx, oy = r.y * fy * sy;
+  const int ix = std::clamp(static_cast<int>(std::floor(ox)), 0, scaled_w - 1);
+  const int iy = std::clamp(static_cast<int>(std::floor(oy)), 0, scaled_h - 1);
+  const VImage part = scaled.crop(ix, iy, std::min(w + 2, scaled_w - ix), std::min(h + 2, scaled_h - iy));
+  VImage moved = part.affine({1.0, 0.0, 0.0, 1.0},
+                             VImage::option()
+                                 ->set("interpolate", vips::VInterpolate::new_from_name("bicubic"))
+                                 ->set("oarea", std::vector<int>{0, 0, w, h})
+                                 ->set("odx", -(ox - ix))
+                                 ->set("ody", -(oy - iy))
+                                 ->set("extend", VIPS_EXTEND_COPY));
+  return moved.cast(copy.format());
 }
 
 Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_frames) {
@@ -368,6 +362,15 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
   const int shown_w = swap ? probe.height : probe.width;
   const int shown_h = swap ? probe.width : probe.height;
 
+  // A working copy chosen for this render is decoded instead of the original.
+  // Sizes, the crop region and the resize plan stay the original's, so both
+  // give an output of the same size.
+  const WorkingCopy* copy = source.working_copy && pick_working_copy(source, {*source.working_copy}, spec, cx.format)
+                                ? &*source.working_copy
+                                : nullptr;
+  const Probe decoded = copy ? Probe{copy->format, copy->width, copy->height, 1, probe.has_alpha, 1} : probe;
+  const int decoded_w = copy ? copy->width : shown_w, decoded_h = copy ? copy->height : shown_h;
+
   // Shrink-on-load when the plan is known before decoding (no crop or trim).
   const bool plan_early = !spec.crop && !spec.trim;
   detail::ResizePlan plan = detail::plan_resize(shown_w, shown_h, spec);
@@ -375,18 +378,19 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
   if (plan_early && plan.resize) {
     const int out_frames = animate ? (gif_frames > 0 ? std::min(gif_frames, probe.frames) : probe.frames) : 1;
     check_output_size(plan.out_w, plan.out_h, out_frames, cx.limits);
-    shrink = std::min(double(shown_w) / plan.scaled_w, double(shown_h) / plan.scaled_h);
+    shrink = std::min(double(decoded_w) / plan.scaled_w, double(decoded_h) / plan.scaled_h);
     if (probe.format != "svg") shrink = std::max(1.0, shrink);
     if (animate) shrink = 1.0;  // frames are split by page-height: keep it exact
   }
-  const bool simple = !animate && !swap && normalised_rotation(spec.rotate) == 0 &&
+  const bool upright = copy != nullptr || (!swap && !(probe.orientation != 1 && spec.autorotate));
+  const bool simple = !animate && upright && normalised_rotation(spec.rotate) == 0 &&
                       spec.flip == ops::Flip::none && !spec.trim && spec.mask.kind == ops::MaskKind::none &&
                       !spec.watermark && spec.gravity.kind != ops::GravityKind::smart &&
-                      spec.gravity.kind != ops::GravityKind::entropy && !(probe.orientation != 1 && spec.autorotate);
+                      spec.gravity.kind != ops::GravityKind::entropy;
 
   VImage base;
   try {
-    base = detail::load_image(source.path, probe, animate ? 0 : page,
+    base = detail::load_image(copy ? copy->path : source.path, decoded, animate ? 0 : page,
                               animate ? (gif_frames > 0 ? gif_frames : -1) : 1, simple, shrink,
                               probe.format == "gif" ? VIPS_FAIL_ON_NONE : detail::kFailOn);
   } catch (const vips::VError& e) {
@@ -416,10 +420,17 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
     }
 
     // Crop and trim change the size the resize plan starts from.
-    for (auto& f : frames) {
-      if (spec.crop) {
-        const ops::Rect r = clip_rect(*spec.crop, f.width(), f.height());
-        f = f.crop(r.x, r.y, r.w, r.h);
+    std::optional<ops::Rect> region;  // of the crop, in the original's upright pixels
+    if (spec.crop) {
+      region = clip_rect(*spec.crop, shown_w, shown_h);
+      if (copy) {
+        const auto scaled = detail::plan_resize(region->w, region->h, spec);
+        for (auto& f : frames) {
+          f = region_of_copy(f, *region, double(decoded_w) / shown_w, double(decoded_h) / shown_h, scaled.scaled_w,
+                             scaled.scaled_h);
+        }
+      } else {
+        for (auto& f : frames) f = f.crop(region->x, region->y, region->w, region->h);
       }
     }
     if (spec.trim) {
@@ -429,7 +440,8 @@ Rendered render_impl(const Context& cx, detail::Deadline& deadline, int gif_fram
       deadline.check("trimming the image");
     }
     if (!plan_early) {
-      plan = detail::plan_resize(frames.front().width(), frames.front().height(), spec);
+      plan = region && copy ? detail::plan_resize(region->w, region->h, spec)
+                            : detail::plan_resize(frames.front().width(), frames.front().height(), spec);
       check_output_size(plan.out_w, plan.out_h, static_cast<int>(frames.size()), cx.limits);
     } else if (!plan.resize) {
       plan.scaled_w = plan.out_w = frames.front().width();
@@ -505,17 +517,23 @@ Plan explain(const Source& source, const ops::TransformSpec& spec, const std::st
   const bool swap = swaps_axes(source, spec);
   int w = swap ? probe.height : probe.width;
   int h = swap ? probe.width : probe.height;
-  steps.push_back(json::object{{"op", "load"}, {"format", probe.format}, {"width", probe.width}, {"height", probe.height},
-                   {"page", spec.page.value_or(0)}, {"frames", keep_frames(source, spec, format) ? probe.frames : 1}});
+  json::object load{{"op", "load"}, {"format", probe.format}, {"width", probe.width}, {"height", probe.height},
+                    {"page", spec.page.value_or(0)}, {"frames", keep_frames(source, spec, format) ? probe.frames : 1}};
+  if (source.working_copy && pick_working_copy(source, {*source.working_copy}, spec, format)) {
+    load["working_copy"] = json::object{{"level", source.working_copy->level},
+                                        {"width", source.working_copy->width},
+                                        {"height", source.working_copy->height}};
+  }
+  steps.push_back(std::move(load));
   if (spec.autorotate && probe.orientation != 1) {
     steps.push_back(json::object{{"op", "autorotate"}, {"orientation", probe.orientation}, {"width", w}, {"height", h}});
   }
   if (spec.crop) {
-    const int x0 = std::clamp(spec.crop->x, 0, w), y0 = std::clamp(spec.crop->y, 0, h);
-    const int x1 = std::clamp(spec.crop->x + spec.crop->w, 0, w), y1 = std::clamp(spec.crop->y + spec.crop->h, 0, h);
-    w = std::max(0, x1 - x0);
-    h = std::max(0, y1 - y0);
-    steps.push_back(json::object{{"op", "crop"}, {"x", x0}, {"y", y0}, {"width", w}, {"height", h}});
+    const auto r = detail::clip_rect(*spec.crop, w, h).value_or(ops::Rect{std::clamp(spec.crop->x, 0, w),
+                                                                          std::clamp(spec.crop->y, 0, h), 0, 0});
+    w = r.w;
+    h = r.h;
+    steps.push_back(json::object{{"op", "crop"}, {"x", r.x}, {"y", r.y}, {"width", w}, {"height", h}});
   }
   if (spec.trim) {
     // The trimmed size depends on the pixels: predicted as unchanged.

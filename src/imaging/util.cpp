@@ -1,6 +1,7 @@
 // Deadlines, libvips error conversion, loading and the colour policy.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <sstream>
@@ -82,21 +83,26 @@ std::string icc_space(const vips::VImage& img) {
 
 }  // namespace
 
-vips::VImage to_srgb8(const vips::VImage& in) {
+vips::VImage to_srgb(const vips::VImage& in, Depth depth) {
   vips::VImage img = in;
+  const bool sixteen = depth == Depth::keep_16_bits && img.format() == VIPS_FORMAT_USHORT;
   const std::string space = icc_space(img);
   const VipsInterpretation interp = img.interpretation();
   if (!space.empty() && space != "RGB " && space != "GRAY") {
     // CMYK, Lab...: only the profile says what the numbers mean. The result
     // carries the sRGB profile libvips attaches.
-    img = img.icc_transform("srgb", vips::VImage::option()
-                                        ->set("embedded", TRUE)
-                                        ->set("intent", VIPS_INTENT_PERCEPTUAL));
+    auto opts = vips::VImage::option()->set("embedded", TRUE)->set("intent", VIPS_INTENT_PERCEPTUAL);
+    if (sixteen) opts->set("depth", 16);
+    img = img.icc_transform("srgb", opts);
   } else if (interp == VIPS_INTERPRETATION_CMYK) {
     img = img.colourspace(VIPS_INTERPRETATION_sRGB);
   }
   const int colour_bands = img.bands() - (img.has_alpha() ? 1 : 0);
   const VipsInterpretation now = img.interpretation();
+  if (sixteen && img.format() == VIPS_FORMAT_USHORT &&
+      (now == VIPS_INTERPRETATION_RGB16 || now == VIPS_INTERPRETATION_GREY16)) {
+    return img;  // already what the 8-bit policy below starts from, at full depth
+  }
   if (colour_bands <= 1 || now == VIPS_INTERPRETATION_B_W || now == VIPS_INTERPRETATION_GREY16) {
     if (now != VIPS_INTERPRETATION_B_W || img.format() != VIPS_FORMAT_UCHAR) {
       img = colour_bands <= 1 && now != VIPS_INTERPRETATION_GREY16 && img.format() == VIPS_FORMAT_UCHAR
@@ -108,6 +114,38 @@ vips::VImage to_srgb8(const vips::VImage& in) {
   }
   if (img.format() != VIPS_FORMAT_UCHAR) img = img.cast(VIPS_FORMAT_UCHAR);
   return img;
+}
+
+vips::VImage to_srgb8(const vips::VImage& in) { return to_srgb(in, Depth::eight_bits); }
+
+namespace {
+
+// Exactly w x h: resize may land one pixel off.
+vips::VImage exact_size(const vips::VImage& img, int w, int h) {
+  if (img.width() == w && img.height() == h) return img;
+  vips::VImage out = img;
+  if (out.width() > w || out.height() > h) {
+    out = out.crop(0, 0, std::min(w, out.width()), std::min(h, out.height()));
+  }
+  if (out.width() < w || out.height() < h) {
+    out = out.embed(0, 0, w, h, vips::VImage::option()->set("extend", VIPS_EXTEND_COPY));
+  }
+  return out;
+}
+
+}  // namespace
+
+vips::VImage scale_to(const vips::VImage& img, int w, int h) {
+  if (img.width() == w && img.height() == h) return img;
+  const double hs = double(w) / img.width(), vs = double(h) / img.height();
+  vips::VImage out;
+  if (img.has_alpha()) {
+    // Premultiplied, or transparent pixels bleed their colour into edges.
+    out = img.premultiply().resize(hs, vips::VImage::option()->set("vscale", vs)).unpremultiply();
+  } else {
+    out = img.resize(hs, vips::VImage::option()->set("vscale", vs));
+  }
+  return exact_size(out.cast(img.format()), w, h);
 }
 
 }  // namespace progimage::imaging::detail

@@ -170,7 +170,12 @@ std::optional<catalog::ClaimedItem> WorkerPool::process(const catalog::ClaimedIt
     output = execute(item);
   } catch (const Error& e) {
     error = catalog::JobError{std::string(core::code_name(e.code())), e.what()};
-    if (e.code() == ErrorCode::internal) error->message = "internal error";
+    if (e.code() == ErrorCode::internal) {
+      // Not shown to clients; the log keeps what happened.
+      error->message = "internal error";
+      spdlog::error("{{\"msg\":\"job item failed\",\"item\":{},\"error\":{}}}", item.id,
+                    boost::json::serialize(boost::json::string(e.what())));
+    }
   } catch (const std::exception& e) {
     error = catalog::JobError{"internal", "internal error"};
     spdlog::error("{{\"msg\":\"job item failed\",\"item\":{},\"error\":{}}}", item.id,
@@ -215,6 +220,7 @@ void WorkerPool::record_failure(const catalog::ClaimedItem& item, const catalog:
 catalog::ItemOutput WorkerPool::execute(const catalog::ClaimedItem& item) {
   switch (item.kind) {
     case catalog::ItemKind::variant: return run_variant(item);
+    case catalog::ItemKind::working_copies: return run_working_copies(item);
     case catalog::ItemKind::image: return run_stored(item);
     case catalog::ItemKind::url: return run_url(item);
   }
@@ -228,6 +234,12 @@ catalog::ItemOutput WorkerPool::run_variant(const catalog::ClaimedItem& item) {
   auto plan = images_.variant_plan(rec, item.variant);
   if (!images_.is_cached(plan)) images_.render(rec, plan);
   return {"", plan.key};
+}
+
+catalog::ItemOutput WorkerPool::run_working_copies(const catalog::ClaimedItem& item) {
+  // Like a variant, it belongs to no job: the image is found whoever owns it.
+  images_.make_working_copies(images_.get(core::Scope::everyone(), item.source));
+  return {};
 }
 
 catalog::ItemOutput WorkerPool::run_stored(const catalog::ClaimedItem& item) {

@@ -97,6 +97,7 @@ class WorkerPool {
   void sweep_outputs();
   catalog::ItemOutput execute(const catalog::ClaimedItem& item);
   catalog::ItemOutput run_variant(const catalog::ClaimedItem& item);
+  catalog::ItemOutput run_working_copies(const catalog::ClaimedItem& item);
   catalog::ItemOutput run_stored(const catalog::ClaimedItem& item);
   catalog::ItemOutput run_url(const catalog::ClaimedItem& item);
   bool deliver(const catalog::CallbackDue& due);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 
 #include "core/error.hpp"
@@ -37,6 +38,19 @@ class OperationTimer {
   std::string_view name_;
   std::chrono::steady_clock::time_point start_;
 };
+
+/// A working copy's pixels as the pipeline chooses among them (no path yet).
+imaging::WorkingCopy pipeline_copy(const catalog::WorkingCopyRecord& row) {
+  return {row.level, row.width, row.height, row.format, {}};
+}
+
+/// A working copy's blob key: hex like every key, the original's followed by
+/// the level in four digits.
+std::string working_copy_key(const std::string& sha256, int level) {
+  char digits[16];
+  std::snprintf(digits, sizeof digits, "%04x", static_cast<unsigned>(level));
+  return sha256 + digits;
+}
 
 constexpr auto kRecordTtl = std::chrono::seconds(2);
 constexpr std::uint64_t kMaxHotOriginal = 1 << 20;
@@ -214,6 +228,7 @@ IngestResult ImageService::ingest(const core::Scope& scope, Upload& upload, cons
   rec.metadata_json = metadata.json;
   rec.phash = metadata.phash;
   for (const auto& [name, query] : options_.variants) rec.variants[name] = "pending";
+  rec.wants_working_copies = options_.working_copies && !imaging::working_copy_levels(probe).empty();
 
   catalog::InsertResult inserted;
   {
@@ -224,7 +239,8 @@ IngestResult ImageService::ingest(const core::Scope& scope, Upload& upload, cons
     inserted = catalog_.insert_image(rec);
   }
   if (!inserted.duplicate) similar_.added(inserted.image);
-  if (!inserted.duplicate && !options_.variants.empty() && variants_queued_) variants_queued_();
+  const bool queued = !options_.variants.empty() || rec.wants_working_copies;
+  if (!inserted.duplicate && queued && variants_queued_) variants_queued_();
   return {std::move(inserted.image), inserted.duplicate};
 }
 
@@ -296,6 +312,7 @@ bool ImageService::remove(const core::Scope& scope, const std::string& id) {
   if (result.blob_unreferenced) {
     originals_.erase(result.sha256);
     blobs_.remove(Space::originals, result.sha256);
+    for (const auto& key : result.working_copy_keys) blobs_.remove(Space::working, key);
   }
   return true;
 }
@@ -458,14 +475,42 @@ imaging::ImageResolver ImageService::resolver(const std::string& tenant,
   };
 }
 
+std::vector<catalog::WorkingCopyRecord> ImageService::working_copies_of(const core::ImageRecord& image,
+                                                                        const imaging::Probe& probe) {
+  // Images too small for copies have none: no catalog read for them.
+  if (imaging::working_copy_levels(probe).empty()) return {};
+  return catalog_.working_copies(image.sha256);
+}
+
+imaging::Source ImageService::render_source(const core::ImageRecord& image, const RenderPlan& plan,
+                                            std::vector<std::shared_ptr<const void>>& keep) {
+  imaging::Source src = source_of(image, {});
+  const auto rows = working_copies_of(image, src.probe);
+  std::vector<imaging::WorkingCopy> copies;
+  for (const auto& row : rows) copies.push_back(pipeline_copy(row));
+  if (auto pick = imaging::pick_working_copy(src, copies, plan.spec, plan.format)) {
+    if (std::shared_ptr<storage::LocalBlob> blob = blobs_.open(Space::working, rows[*pick].key)) {
+      src.working_copy = copies[*pick];
+      src.working_copy->path = blob->path();
+      keep.push_back(std::move(blob));
+      counters_.working_copy_renders.fetch_add(1);
+      return src;
+    }
+    // Recorded but its bytes are gone: the original renders it just the same.
+  }
+  std::shared_ptr<storage::LocalBlob> blob = blobs_.open(Space::originals, image.sha256);
+  if (!blob) throw missing_bytes(image);
+  src.path = blob->path();
+  keep.push_back(std::move(blob));
+  return src;
+}
+
 Derivative ImageService::render(const core::ImageRecord& image, const RenderPlan& plan) {
   OperationTimer timer(operation_observer_, "render");
   counters_.cache_misses.fetch_add(1);
-  auto blob = blobs_.open(Space::originals, image.sha256);
-  if (!blob) throw missing_bytes(image);
   std::vector<std::shared_ptr<const void>> keep;
-  auto out = imaging::render(source_of(image, blob->path()), plan.spec, plan.format, resolver(image.tenant, keep),
-                             options_.limits);
+  auto source = render_source(image, plan, keep);
+  auto out = imaging::render(source, plan.spec, plan.format, resolver(image.tenant, keep), options_.limits);
   counters_.renders.fetch_add(1);
   Derivative d{plan.key, out.format, out.mime, out.width, out.height, false,
                std::make_shared<const std::string>(std::move(out.bytes))};
@@ -488,9 +533,37 @@ Derivative ImageService::cached_or_render(const core::ImageRecord& image, const 
 
 imaging::Plan ImageService::explain(const core::ImageRecord& image, const RenderPlan& plan) {
   OperationTimer timer(operation_observer_, "explain");
-  auto blob = blobs_.open(Space::originals, image.sha256);
-  if (!blob) throw missing_bytes(image);
-  return imaging::explain(source_of(image, blob->path()), plan.spec, plan.format);
+  if (!blobs_.exists(Space::originals, image.sha256)) throw missing_bytes(image);
+  // What render() would decode: a dry run needs the copies' sizes, not their bytes.
+  imaging::Source src = source_of(image, {});
+  std::vector<imaging::WorkingCopy> copies;
+  for (const auto& row : working_copies_of(image, src.probe)) copies.push_back(pipeline_copy(row));
+  if (auto pick = imaging::pick_working_copy(src, copies, plan.spec, plan.format)) src.working_copy = copies[*pick];
+  return imaging::explain(src, plan.spec, plan.format);
+}
+
+void ImageService::make_working_copies(const core::ImageRecord& image) {
+  OperationTimer timer(operation_observer_, "working_copies");
+  const imaging::Probe probe = source_of(image, {}).probe;
+  const auto levels = imaging::working_copy_levels(probe);
+  const auto made = working_copies_of(image, probe);
+  std::shared_ptr<storage::LocalBlob> original;
+  for (int level : levels) {
+    if (std::any_of(made.begin(), made.end(), [&](const auto& row) { return row.level == level; })) continue;
+    if (!original) original = blobs_.open(Space::originals, image.sha256);
+    if (!original) throw missing_bytes(image);
+    const auto copy = imaging::make_working_copy(source_of(image, original->path()), level, options_.limits);
+    if (!imaging::worth_keeping(copy, image.size)) continue;
+    const catalog::WorkingCopyRecord row{image.sha256,   level, working_copy_key(image.sha256, level),
+                                         copy.copy.format, copy.copy.width, copy.copy.height,
+                                         static_cast<std::int64_t>(copy.bytes.size()), core::unix_now()};
+    // Bytes first, then the row: a recorded copy always has its bytes.
+    blobs_.put(Space::working, row.key, copy.bytes);
+    if (!catalog_.put_working_copy(row)) {
+      blobs_.remove(Space::working, row.key);  // the last image of these bytes went meanwhile
+      return;
+    }
+  }
 }
 
 Transformed ImageService::transform(const core::Scope& scope, Upload& upload, ops::TransformSpec spec,

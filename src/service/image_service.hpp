@@ -46,6 +46,9 @@ struct ServiceOptions {
   std::int64_t memory_bytes = 128LL << 20;
   ops::Presets presets;                          // name -> transform query
   std::map<std::string, std::string> variants;  // preset variants every new image gets
+  /// New images whose decode is costly get working copies (imaging::WorkingCopy)
+  /// that renders needing fewer pixels decode instead.
+  bool working_copies = true;
 };
 
 struct UploadMeta {
@@ -100,6 +103,7 @@ struct Counters {
   std::atomic<std::uint64_t> cache_misses{0};
   std::atomic<std::uint64_t> renders{0};
   std::atomic<std::uint64_t> evictions{0};
+  std::atomic<std::uint64_t> working_copy_renders{0};  // renders that decoded a working copy
 };
 
 /// Adds one search term of GET /v1/images (and of a job's "query") to `query`:
@@ -201,6 +205,9 @@ class ImageService {
   bool is_cached(const RenderPlan& plan);
   /// Renders the plan and stores it in the cache.
   Derivative render(const core::ImageRecord& image, const RenderPlan& plan);
+  /// Makes the working copies the image's bytes lack (a background item
+  /// queued with the upload); copies already made are kept.
+  void make_working_copies(const core::ImageRecord& image);
   /// The cached derivative, or a new render of it.
   Derivative cached_or_render(const core::ImageRecord& image, const RenderPlan& plan);
   /// What render() would produce, without encoding.
@@ -233,6 +240,13 @@ class ImageService {
   /// originals whole (and kept hot), the rest streamed in ranged reads.
   Body stream_original(const core::ImageRecord& image, std::optional<ByteRange> range);
   imaging::Source source_of(const core::ImageRecord& image, const std::filesystem::path& path) const;
+  /// The source a render of `plan` decodes: the smallest sufficient working
+  /// copy of the image, else its original. Opened blobs go into `keep`.
+  imaging::Source render_source(const core::ImageRecord& image, const RenderPlan& plan,
+                                std::vector<std::shared_ptr<const void>>& keep);
+  /// The working copies of the image's bytes (`probe` is its own).
+  std::vector<catalog::WorkingCopyRecord> working_copies_of(const core::ImageRecord& image,
+                                                            const imaging::Probe& probe);
   /// What a similar-image search of a stored image looks up: its stored hash
   /// and, from its original, the crop guesses (imaging::similarity_hashes).
   std::vector<std::uint64_t> similarity_hashes(const core::ImageRecord& image);

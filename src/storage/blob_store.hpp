@@ -14,9 +14,9 @@ namespace progimage::storage {
 
 /// originals under their SHA-256; derivatives under their cache key; job
 /// outputs (results kept for a while, not stored as images) under a key per
-/// job item.
-enum class Space { originals, derivatives, outputs };
-inline constexpr int kSpaces = 3;
+/// job item; working copies of originals under their SHA-256 and level.
+enum class Space { originals, derivatives, outputs, working };
+inline constexpr int kSpaces = 4;
 
 /// A space's name: its folder in a file store, its key prefix in a bucket.
 constexpr const char* space_name(Space space) {
@@ -24,6 +24,7 @@ constexpr const char* space_name(Space space) {
     case Space::originals: return "originals";
     case Space::derivatives: return "derivatives";
     case Space::outputs: return "outputs";
+    case Space::working: return "working";
   }
   return "derivatives";
 }

@@ -130,9 +130,9 @@ FileBlobStore::FileBlobStore(fs::path root, std::shared_ptr<FileOps> ops)
   staging_ = root_ / "staging";
 
   if (fs::create_directories(root_)) sync_dir(root_.parent_path());
-  bool created = false;
-  for (const char* sub : {"staging", "originals", "derivatives", "outputs"}) {
-    created = fs::create_directory(root_ / sub) || created;
+  bool created = fs::create_directory(staging_);
+  for (int space = 0; space < kSpaces; ++space) {
+    created = fs::create_directory(root_ / space_name(static_cast<Space>(space))) || created;
   }
   if (created) sync_dir(root_);
 }
