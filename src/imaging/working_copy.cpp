@@ -2,6 +2,7 @@
 // one a render may decode instead of the original.
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "imaging/detail.hpp"
 #include "imaging/geometry.hpp"
@@ -14,7 +15,7 @@ using vips::VImage;
 
 namespace {
 
-// The levels, largest first, each with the JPEG and WebP quality of its
+// The levels, smallest first (the most used is made first), each with the JPEG and WebP quality of its
 // copies. 512 serves the thumbnails and cards most requests ask for (outputs
 // up to 409 px, with the headroom below), at 90, where libvips also keeps
 // JPEG chroma at full resolution; 2048 the page-sized ones, at 85 with chroma
@@ -24,7 +25,7 @@ struct Level {
   int longest;
   int quality;
 };
-constexpr Level kLevels[] = {{2048, 85}, {512, 90}};
+constexpr Level kLevels[] = {{512, 90}, {2048, 85}};
 
 // A level is made only for an original at least this much larger: nearer
 // than that, decoding the copy instead saves too little to pay for storing it.
@@ -82,7 +83,7 @@ bool holds(const WorkingCopy& copy, const Need& need) {
 int quality_of(int level) {
   for (const Level& l : kLevels)
     if (l.longest == level) return l.quality;
-  return kLevels[0].quality;
+  return kLevels[std::size(kLevels) - 1].quality;
 }
 
 /// The copy's encoding: JPEG for 8-bit opaque pixels (it decodes fastest and

@@ -557,3 +557,60 @@ TYPED_TEST(CatalogTest, SettingIsAgreedByConcurrentCallers) {
   EXPECT_EQ(std::set<std::string>(values.begin(), values.end()).size(), 1u);
   EXPECT_EQ(c.setting("secret", "late"), values[0]);
 }
+
+// Working copies belong to bytes, not to an image: every image of those bytes
+// shares them, they go with the last one, and none is recorded without one.
+TYPED_TEST(CatalogTest, WorkingCopiesAreSharedByTheImagesOfTheirBytesAndGoWithTheLast) {
+  Catalog& c = this->catalog();
+  auto mine = make_image(100, "big.jpg");
+  mine.wants_working_copies = true;
+  auto theirs = mine;
+  theirs.id = core::new_id();
+  theirs.tenant = "other";
+  theirs.wants_working_copies = false;
+  ASSERT_FALSE(c.insert_image(mine).duplicate);
+  ASSERT_FALSE(c.insert_image(theirs).duplicate);
+
+  // The upload's transaction queued the item that makes them, for the image that asked.
+  const auto items = c.claim_items("w", 10, 60'000, 4'000'000'000'000);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].kind, ItemKind::working_copies);
+  EXPECT_EQ(items[0].source, mine.id);
+  EXPECT_TRUE(items[0].job_id.empty());
+  EXPECT_TRUE(c.complete_item(items[0].id, {}, 4'000'000'000'000));
+
+  const WorkingCopyRecord small{mine.sha256, 512, mine.sha256 + "0200", "jpeg", 512, 384, 70'000, 100};
+  const WorkingCopyRecord large{mine.sha256, 2048, mine.sha256 + "0800", "jpeg", 2048, 1536, 600'000, 100};
+  EXPECT_TRUE(c.put_working_copy(large));
+  EXPECT_TRUE(c.put_working_copy(small));
+  EXPECT_TRUE(c.put_working_copy(small)) << "recording one again replaces it";
+  const auto copies = c.working_copies(mine.sha256);
+  ASSERT_EQ(copies.size(), 2u);
+  EXPECT_EQ(copies[0].level, 512);
+  EXPECT_EQ(copies[0].key, small.key);
+  EXPECT_EQ(copies[0].format, "jpeg");
+  EXPECT_EQ(copies[0].width, 512);
+  EXPECT_EQ(copies[0].height, 384);
+  EXPECT_EQ(copies[0].size, 70'000);
+  EXPECT_EQ(copies[1].level, 2048);
+  EXPECT_EQ(c.stats(0, "").bytes_working_copies, 670'000);
+  EXPECT_EQ(c.stats(0, "other").bytes_working_copies, 670'000) << "the other tenant's image decodes them too";
+  EXPECT_EQ(c.stats(0, "nobody").bytes_working_copies, 0);
+
+  const auto first = c.delete_image(mine.id);
+  EXPECT_FALSE(first.blob_unreferenced);
+  EXPECT_TRUE(first.working_copy_keys.empty());
+  EXPECT_EQ(c.working_copies(mine.sha256).size(), 2u) << "the other image still uses them";
+
+  auto last = c.delete_image(theirs.id);
+  EXPECT_TRUE(last.blob_unreferenced);
+  std::sort(last.working_copy_keys.begin(), last.working_copy_keys.end());
+  EXPECT_EQ(last.working_copy_keys, (std::vector<std::string>{small.key, large.key}));
+  EXPECT_TRUE(c.working_copies(mine.sha256).empty());
+  EXPECT_EQ(c.stats(0, "").bytes_working_copies, 0);
+
+  // A copy finished after the last image went is refused, not left behind.
+  EXPECT_FALSE(c.put_working_copy(small));
+  EXPECT_TRUE(c.working_copies(mine.sha256).empty());
+  EXPECT_EQ(c.integrity_check(), "ok");
+}

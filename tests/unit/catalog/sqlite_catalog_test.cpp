@@ -76,14 +76,14 @@ TEST(SqliteCatalog, CreatesDatabaseAtTheLatestSchemaVersion) {
     SqliteCatalog c(dir.db());
     EXPECT_TRUE(fs::exists(dir.db()));
     EXPECT_EQ(c.schema_version(), SqliteCatalog::latest_schema_version());
-    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 8);
+    EXPECT_EQ(SqliteCatalog::latest_schema_version(), 9);
     EXPECT_TRUE(c.healthy());
     EXPECT_EQ(c.integrity_check(), "ok");
   }
   SqliteCatalog again(dir.db());  // reopening applies nothing twice
-  EXPECT_EQ(again.schema_version(), 8);
+  EXPECT_EQ(again.schema_version(), 9);
   RawDb raw(dir.db());
-  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "8");
+  EXPECT_EQ(raw.text("SELECT COUNT(*) FROM schema_version"), "9");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
 }
 

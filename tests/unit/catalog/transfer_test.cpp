@@ -3,6 +3,7 @@
 // answers as the first did (keys by hash, links, tags, jobs, hashes).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "catalog/catalog.hpp"
@@ -189,8 +190,11 @@ TYPED_TEST(TransferTest, NewJobItemsAreNumberedAfterTheMovedOnes) {
   this->fill_source();
   this->move_all();
   Catalog& to = this->target();
-  auto moved = to.export_rows(transfer_tables()[10], {}, 1000);
-  ASSERT_EQ(transfer_tables()[10].name, "job_items");
+  const auto tables = transfer_tables();
+  const auto job_items =
+      std::find_if(tables.begin(), tables.end(), [](const auto& t) { return t.name == "job_items"; });
+  ASSERT_NE(job_items, tables.end());
+  auto moved = to.export_rows(*job_items, {}, 1000);
   std::int64_t highest = 0;
   for (const auto& r : moved) highest = std::max(highest, std::get<std::int64_t>(r[0]));
   ASSERT_GT(highest, 0);
