@@ -1041,6 +1041,7 @@ std::string PostgresCatalog::integrity_check() {
        "SELECT v.image_id FROM image_variants v WHERE v.status = 'pending' AND NOT EXISTS (SELECT 1 FROM job_items j"
        " WHERE j.kind = 'variant' AND j.source = v.image_id AND j.variant = v.name)"},
       {"an upload link has more uses than it allows", "SELECT id FROM upload_links WHERE uses > max_uploads"},
+      {"a working copy of bytes no image has", kOrphanWorkingCopies},
       {"a job counts more items than it has",
        "SELECT id FROM jobs WHERE done + failed + cancelled > total"},
   };

@@ -37,6 +37,9 @@ ClaimedItem read_claimed_item(const Row& row);
 
 /// On `image_variants`.
 extern const std::string kWorkingCopyColumns;
+/// The integrity check's query for working copies whose bytes no image has (their sha256).
+inline constexpr const char* kOrphanWorkingCopies =
+    "SELECT w.sha256 FROM working_copies w WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.sha256 = w.sha256)";
 WorkingCopyRecord read_working_copy(const Row& row);
 
 extern const std::string kVariantColumns;

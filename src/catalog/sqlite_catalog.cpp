@@ -1025,6 +1025,8 @@ std::string SqliteCatalog::integrity_check() {
     while (fk.step()) {
       problems.push_back("foreign key: a row of " + fk.text(0) + " refers to a missing row of " + fk.text(2));
     }
+    Statement orphan = r->prepare(kOrphanWorkingCopies);
+    if (orphan.step()) problems.push_back("a working copy of bytes no image has: " + orphan.text(0));
   } catch (const std::exception& e) {
     problems.push_back(e.what());
   }

@@ -29,7 +29,9 @@ constexpr Level kLevels[] = {{512, 90}, {2048, 85}};
 
 // A level is made only for an original at least this much larger: nearer
 // than that, decoding the copy instead saves too little to pay for storing it.
-constexpr double kWorthMaking = 1.5;
+// JPEG and WebP originals shrink on load (JPEG in the DCT, by 2, 4 or 8), so
+// a copy must be smaller by more before it pays.
+double worth_making(const std::string& format) { return format == "jpeg" || format == "webp" ? 2.0 : 1.5; }
 
 // A copy is kept only when it takes at most this share of its original's
 // bytes: where it would take more, the original is one that compresses far
@@ -107,7 +109,7 @@ std::vector<int> working_copy_levels(const Probe& probe) {
   if (probe.format == "svg" || probe.frames != 1) return levels;
   const int longest = std::max(probe.width, probe.height);
   for (const Level& level : kLevels)
-    if (longest >= kWorthMaking * level.longest) levels.push_back(level.longest);
+    if (longest >= worth_making(probe.format) * level.longest) levels.push_back(level.longest);
   return levels;
 }
 

@@ -95,11 +95,15 @@ constexpr double kMaxVisibleShare = 0.01;
 // ---- levels -------------------------------------------------------------------
 
 TEST(WorkingCopy, LevelsFollowTheSizeAndKindOfTheOriginal) {
-  EXPECT_EQ(working_copy_levels(probe_of("jpeg", 4000, 3000)), (std::vector<int>{512, 2048}));
-  EXPECT_EQ(working_copy_levels(probe_of("png", 1600, 1200)), (std::vector<int>{512}));
+  EXPECT_EQ(working_copy_levels(probe_of("jpeg", 6000, 4000)), (std::vector<int>{512, 2048}));
+  EXPECT_EQ(working_copy_levels(probe_of("jpeg", 4000, 3000)), (std::vector<int>{512}))
+      << "JPEG shrinks on load: a level must be half its size or less";
   EXPECT_EQ(working_copy_levels(probe_of("jpeg", 1080, 1920)), (std::vector<int>{512}));
+  EXPECT_TRUE(working_copy_levels(probe_of("jpeg", 1000, 700)).empty());
+  EXPECT_EQ(working_copy_levels(probe_of("png", 1600, 1200)), (std::vector<int>{512}));
+  EXPECT_EQ(working_copy_levels(probe_of("png", 800, 600)), (std::vector<int>{512}));
   EXPECT_EQ(working_copy_levels(probe_of("heic", 3072, 2000)), (std::vector<int>{512, 2048}));
-  EXPECT_TRUE(working_copy_levels(probe_of("jpeg", 767, 500)).empty()) << "decoding it is cheap already";
+  EXPECT_TRUE(working_copy_levels(probe_of("png", 767, 500)).empty()) << "decoding it is cheap already";
   EXPECT_TRUE(working_copy_levels(probe_of("gif", 2000, 2000, 12)).empty()) << "animated";
   EXPECT_TRUE(working_copy_levels(probe_of("tiff", 2000, 2000, 3)).empty()) << "pages";
   EXPECT_TRUE(working_copy_levels(probe_of("svg", 4000, 4000)).empty()) << "vector";
