@@ -27,6 +27,10 @@ struct Limits {
 void startup(int concurrency);
 /// Frees libvips' per-thread state; call at the end of a pool thread.
 void thread_shutdown();
+/// Gives the heap that large decodes freed back to the system: the thresholds
+/// startup() sets keep it for the next render, which is right for renders but
+/// not after background work that decoded far more than a render does.
+void release_memory();
 
 struct Probe {
   std::string format;  // jpeg png webp gif avif heic jxl tiff svg

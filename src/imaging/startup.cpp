@@ -72,4 +72,6 @@ void startup(int concurrency) {
 
 void thread_shutdown() { vips_thread_shutdown(); }
 
+void release_memory() { malloc_trim(0); }
+
 }  // namespace progimage::imaging

@@ -561,9 +561,10 @@ void ImageService::make_working_copies(const core::ImageRecord& image) {
     blobs_.put(Space::working, row.key, copy.bytes);
     if (!catalog_.put_working_copy(row)) {
       blobs_.remove(Space::working, row.key);  // the last image of these bytes went meanwhile
-      return;
+      break;
     }
   }
+  if (original) imaging::release_memory();  // an original's decode is far larger than a render's
 }
 
 Transformed ImageService::transform(const core::Scope& scope, Upload& upload, ops::TransformSpec spec,
