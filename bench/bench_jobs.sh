@@ -7,8 +7,9 @@
 # The job's sources are one stored image repeated N times with the derivative
 # cache off (--cache-bytes 0), so every item decodes, resizes and encodes, as
 # the ceiling does; the job's own costs (claim and completion commits, reading
-# the original from the blob store, recording the result) are what the ratio
-# measures. Prints a Markdown table; bench/RESULTS.md records a run.
+# the working copy from the blob store, recording the result) are what the ratio
+# measures. The image's working copies are made before the job starts, and the
+# ceiling renders from the same copy (CEILING_WORKING_COPIES=1). Prints a Markdown table; bench/RESULTS.md records a run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
@@ -39,7 +40,7 @@ for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1;
 
 id=$(curl -sf --data-binary @"$work/hd.jpg" -H 'Content-Type: image/jpeg' "$base/v1/images" |
   python3 -c 'import sys, json; print(json.load(sys.stdin)["id"])')
-# Let the image's own variants finish first: the job should have the workers alone.
+# Let the image's own variants and working copies finish first: the job should have the workers alone.
 queue_empty() {
   curl -sf "$base/metrics" | awk '/^progimage_job_queue_items/ {s += $2} END {exit !(s == 0)}'
 }
@@ -48,7 +49,7 @@ for _ in $(seq 300); do queue_empty && break; sleep 0.1; done
 # The ceiling runs before and after the job; their mean is the reference, so
 # that a change of machine load during the run shows as a spread, not a ratio.
 ceiling() {
-  "$build/bench/transform_ceiling" "$work/hd.jpg" "w=300&format=webp" "$n" "$cores" 2>/dev/null |
+  CEILING_WORKING_COPIES=1 "$build/bench/transform_ceiling" "$work/hd.jpg" "w=300&format=webp" "$n" "$cores" 2>/dev/null |
     awk '/images\/s/ {print $1}'
 }
 ceiling_before=$(ceiling)
