@@ -424,11 +424,12 @@ InsertResult PostgresCatalog::insert_image(const core::ImageRecord& image) {
     insert_image_row(c, rec);
     insert_tags(c, rec.id, rec.tags);
     const auto now_ms = core::unix_now_ms();
-    for (const auto& [name, status] : rec.variants) insert_variant(c, rec.id, name, now_ms);
     if (rec.wants_working_copies) {
+      // First in the queue: the variants claimed after it can decode the copies.
       c.query("INSERT INTO job_items (kind, source, max_attempts, next_attempt_at) VALUES ('working_copies', $1, $2, $3)",
               rec.id, kVariantAttempts, now_ms);
     }
+    for (const auto& [name, status] : rec.variants) insert_variant(c, rec.id, name, now_ms);
     if (!rec.variants.empty() || rec.wants_working_copies) {
       postgres::notify(c, Signal::work_queued, "");  // once: a round trip each
     }

@@ -433,12 +433,13 @@ InsertResult SqliteCatalog::insert_image(const core::ImageRecord& image) {
     // Variants are queued in the transaction that acknowledges the upload, so
     // a crash right after it still produces them.
     const auto now_ms = core::unix_now_ms();
-    for (const auto& [name, status] : rec.variants) insert_variant(w, rec.id, name, now_ms);
     if (rec.wants_working_copies) {
+      // First in the queue: the variants claimed after it can decode the copies.
       auto s = w.cached(
           "INSERT INTO job_items (kind, source, max_attempts, next_attempt_at) VALUES ('working_copies', ?1, ?2, ?3)");
       s->bind(1, rec.id).bind(2, kVariantAttempts).bind(3, now_ms).run();
     }
+    for (const auto& [name, status] : rec.variants) insert_variant(w, rec.id, name, now_ms);
     return {std::move(rec), false};
   });
 }
