@@ -29,7 +29,13 @@ Telemetry::Telemetry(service::ImageService& images, http::ProcessingPool& pool, 
       job_items_(registry_.counter("progimage_job_items_total",
                                    "job and variant item attempts by outcome (done, failed, retried, duplicate)",
                                    {"outcome"})),
-      callbacks_(registry_.counter("progimage_job_callbacks_total", "job callbacks by outcome", {"outcome"})) {
+      callbacks_(registry_.counter("progimage_job_callbacks_total", "job callbacks by outcome", {"outcome"})),
+      catalog_commits_(registry_.counter("progimage_catalog_commits_total",
+                                         "durable catalog transactions committed (SQLite; each one fsync)")
+                           .with({})),
+      catalog_writes_(registry_.counter("progimage_catalog_writes_total",
+                                        "durable catalog writes those commits carried (group commit: more than one each)")
+                          .with({})) {
   for (const char* outcome : {"done", "failed", "retried", "duplicate"}) job_items_.with({outcome});
   // Queue depth comes from the catalog: it counts the items of every node.
   registry_.gauge("progimage_job_queue_items", "job and variant items waiting (queued) or leased (running)",
@@ -106,6 +112,9 @@ std::string Telemetry::render() {
     sync_counter(renders_, k.renders.load());
     sync_counter(evictions_, k.evictions.load());
     sync_counter(working_copy_renders_, k.working_copy_renders.load());
+    const auto commits = catalog_.commit_counts();
+    sync_counter(catalog_commits_, commits.commits);
+    sync_counter(catalog_writes_, commits.writes);
     sync_counter(rejected_, pool_.rejected());
     if (jobs_) {
       sync_counter(job_items_.with({"done"}), jobs_->done.load());

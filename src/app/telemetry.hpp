@@ -45,6 +45,8 @@ class Telemetry {
   http::Counter& rejected_;
   http::Family<http::Counter>& job_items_;
   http::Family<http::Counter>& callbacks_;
+  http::Counter& catalog_commits_;
+  http::Counter& catalog_writes_;
   const jobs::JobCounters* jobs_ = nullptr;
   std::mutex sync_mutex_;
 };

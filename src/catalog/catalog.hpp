@@ -355,9 +355,20 @@ enum class Signal {
 /// Called on a thread of the catalog's; must be quick and must not throw.
 using SignalHandler = std::function<void(Signal signal, const std::string& subject)>;
 
+/// Durable write transactions committed, and the writes they carried: with
+/// group commit several concurrent writes share one commit (and its fsync).
+struct CommitCounts {
+  std::uint64_t commits = 0;
+  std::uint64_t writes = 0;
+};
+
 class Catalog {
  public:
   virtual ~Catalog() = default;
+
+  /// Zeros for an engine that groups its commits itself (PostgreSQL shares
+  /// WAL flushes between concurrent commits on the server).
+  virtual CommitCounts commit_counts() const { return {}; }
 
   /// Inserts the record in one transaction; when an image of the same tenant
   /// with the same sha256 exists, returns it with duplicate = true and inserts

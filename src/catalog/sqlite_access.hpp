@@ -17,15 +17,25 @@ inline constexpr std::size_t kMaxIdleReaders = 8;
 
 // ---- writes ----------------------------------------------------------------
 //
-// One write transaction at a time, on writer_, under write_mu_. Relaxed
-// commits (queue bookkeeping, derivative touches) do not wait for the disk:
-// see sqlite::RelaxedSync. Held with write_mu_, so no other transaction runs
-// relaxed.
+// One write transaction at a time, on writer_, under write_mu_. Durable
+// writes share commits (commit_grouped). Relaxed commits (queue bookkeeping,
+// derivative touches) do not wait for the disk: see sqlite::RelaxedSync,
+// held with write_mu_, so no other transaction runs relaxed.
 
 template <class F>
 auto SqliteCatalog::write(Durability durability, F&& body) {
-  std::lock_guard lock(write_mu_);
-  return write_locked(durability, std::forward<F>(body));
+  if (durability == Durability::relaxed) {
+    std::lock_guard lock(write_mu_);
+    return write_locked(durability, std::forward<F>(body));
+  }
+  using Result = std::invoke_result_t<F&, sqlite::Connection&>;
+  if constexpr (std::is_void_v<Result>) {
+    commit_grouped([&](sqlite::Connection& w) { body(w); });
+  } else {
+    std::optional<Result> result;
+    commit_grouped([&](sqlite::Connection& w) { result.emplace(body(w)); });
+    return std::move(*result);
+  }
 }
 
 template <class F>

@@ -354,6 +354,63 @@ SqliteCatalog::~SqliteCatalog() {
   }
 }
 
+// ---- group commit ------------------------------------------------------------
+
+void SqliteCatalog::commit_grouped(const std::function<void(Connection&)>& body) {
+  GroupedWrite mine{body};
+  std::unique_lock lock(group_mu_);
+  waiting_.push_back(&mine);
+  while (!mine.done) {
+    if (committing_) {
+      group_done_.wait(lock);
+      continue;
+    }
+    // No commit under way: this caller commits every write waiting, its own
+    // included; those arriving meanwhile form the next group.
+    committing_ = true;
+    std::vector<GroupedWrite*> group;
+    group.swap(waiting_);
+    lock.unlock();
+    run_group(group);
+    lock.lock();
+    committing_ = false;
+    for (auto* w : group) w->done = true;
+    group_done_.notify_all();
+  }
+  if (mine.error) std::rethrow_exception(mine.error);
+}
+
+void SqliteCatalog::run_group(const std::vector<GroupedWrite*>& group) {
+  std::lock_guard lock(write_mu_);  // relaxed writes take turns with groups
+  try {
+    sqlite::Transaction tx(*writer_, sqlite::dialect().begin_write);
+    for (auto* w : group) {
+      if (group.size() == 1) {
+        w->body(*writer_);  // alone: its error undoes the transaction
+        continue;
+      }
+      writer_->exec("SAVEPOINT grouped_write");
+      try {
+        w->body(*writer_);
+      } catch (...) {
+        w->error = std::current_exception();
+        // Throws when SQLite ended the whole transaction itself (a full or
+        // failing disk): then every member fails below.
+        writer_->exec("ROLLBACK TO grouped_write");
+      }
+      writer_->exec("RELEASE grouped_write");
+    }
+    tx.commit();
+    commits_.fetch_add(1);
+    grouped_writes_.fetch_add(static_cast<std::uint64_t>(
+        std::count_if(group.begin(), group.end(), [](const GroupedWrite* w) { return !w->error; })));
+  } catch (...) {
+    // Begin, a savepoint or the commit failed: nothing of the group is stored.
+    for (auto* w : group)
+      if (!w->error) w->error = std::current_exception();
+  }
+}
+
 int SqliteCatalog::latest_schema_version() noexcept { return sqlite::migrations().back().version; }
 
 std::vector<int> SqliteCatalog::migrate() {

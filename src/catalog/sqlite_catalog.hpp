@@ -1,8 +1,12 @@
 #pragma once
 // The catalog in one SQLite file (WAL mode), for single-machine deployments.
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -135,6 +139,7 @@ class SqliteCatalog final : public Catalog {
   /// Writes buffered derivative touches now; without `wait`, only when no
   /// other write is under way.
   void flush_touches(bool wait = true);
+  CommitCounts commit_counts() const override { return {commits_.load(), grouped_writes_.load()}; }
   int schema_version() override;
   std::vector<int> migrate() override;
   /// The newest schema version this program knows.
@@ -145,18 +150,40 @@ class SqliteCatalog final : public Catalog {
  private:
   class ReaderLease;
   ReaderLease reader();
-  /// Runs `body(writer)` in one write transaction and commits it with the
-  /// given durability; rolls back if it throws. Returns what `body` returns.
+  /// Runs `body(writer)` in a write transaction and commits it with the
+  /// given durability; nothing of it stays if it throws. Returns what `body`
+  /// returns. Durable writes are committed in groups (see commit_grouped).
   template <class F>
   auto write(Durability durability, F&& body);
-  /// write() for a caller that holds write_mu_ already.
+  /// One transaction of its own, for a caller that holds write_mu_ already.
   template <class F>
   auto write_locked(Durability durability, F&& body);
+
+  /// A durable write waiting for its group's commit.
+  struct GroupedWrite {
+    const std::function<void(sqlite::Connection&)>& body;
+    std::exception_ptr error;
+    bool done = false;
+  };
+  /// Group commit: the writes that arrive while a commit is under way are
+  /// run together, each in a savepoint of one transaction (a write that
+  /// throws undoes only itself), and share that transaction's commit, its
+  /// one fsync. Each caller returns only once its group's commit is durable.
+  void commit_grouped(const std::function<void(sqlite::Connection&)>& body);
+  /// Runs one group; never throws (each member gets its own error).
+  void run_group(const std::vector<GroupedWrite*>& group);
 
   std::filesystem::path file_;
 
   std::mutex write_mu_;  // one write transaction at a time, on writer_
   std::unique_ptr<sqlite::Connection> writer_;
+
+  std::mutex group_mu_;  // the writes waiting for a group, and whether one is being committed
+  std::condition_variable group_done_;
+  std::vector<GroupedWrite*> waiting_;
+  bool committing_ = false;
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> grouped_writes_{0};
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_;

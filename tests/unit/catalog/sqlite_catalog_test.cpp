@@ -304,3 +304,43 @@ TEST(SqliteCatalog, MigratesAVersion5CatalogIntoTheDefaultTenant) {
   EXPECT_FALSE(c.insert_image(again).duplicate);
   EXPECT_EQ(c.integrity_check(), "ok");
 }
+
+// Group commit: concurrent durable writes share commits, and a write that
+// fails in a shared transaction undoes only itself.
+TEST(SqliteCatalog, ConcurrentWritesShareCommitsAndFailAlone) {
+  TempDir dir;
+  SqliteCatalog c(dir.db());
+  constexpr int kThreads = 8, kEach = 25;
+  const auto before = c.commit_counts();
+  // Every fifth write reuses an id already stored: a constraint error of its own.
+  auto taken = make_image(1700000000, "taken.jpg");
+  c.insert_image(taken);
+  const auto outcomes = run_together(kThreads, [&](int t) {
+    int stored = 0, refused = 0;
+    for (int i = 0; i < kEach; ++i) {
+      auto img = make_image(1700000000 + t * 100 + i, "p.jpg");
+      img.sha256 = core::sha256_hex("image " + std::to_string(t) + " " + std::to_string(i));
+      if (i % 5 == 4) img.id = taken.id;
+      try {
+        c.insert_image(img);
+        ++stored;
+      } catch (const std::exception&) {
+        ++refused;
+      }
+    }
+    return std::make_pair(stored, refused);
+  });
+  int stored = 0, refused = 0;
+  for (const auto& [s, r] : outcomes) stored += s, refused += r;
+  EXPECT_EQ(refused, kThreads * kEach / 5);
+  EXPECT_EQ(stored, kThreads * kEach - refused);
+  catalog::ImageQuery all;
+  all.limit = 1000;
+  EXPECT_EQ(c.list_images(all).images.size(), static_cast<std::size_t>(stored + 1))
+      << "a refused write must not undo the others of its group";
+  const auto after = c.commit_counts();
+  EXPECT_EQ(after.writes - before.writes, static_cast<std::uint64_t>(stored + 1));
+  EXPECT_LT(after.commits - before.commits, after.writes - before.writes)
+      << "eight writers at once never shared a commit";
+  EXPECT_EQ(c.integrity_check(), "ok");
+}
